@@ -1,0 +1,193 @@
+#include "seam/arena/arena.hpp"
+
+#include <array>
+#include <atomic>
+
+#include "arena/detail/heap.hpp"
+#include "arena/detail/layout.hpp"
+#include "arena/detail/os.hpp"
+
+namespace seam {
+namespace detail {
+
+class arena_core {
+ public:
+  explicit arena_core(const arena_options& options) {
+    std::error_code ec;
+    if (options.capacity <= header_bytes) throw std::system_error(EINVAL, std::system_category(),
+                                                                  "seam::arena: capacity too small");
+    // Whole huge pages, so a view maps exactly what the owner maps.
+    capacity = (options.capacity + mapping_alignment - 1) & ~(mapping_alignment - 1);
+    fd = create_memfd(options.name.c_str(), capacity, ec);
+    throw_if(ec, "seam::arena: memfd_create");
+    base = static_cast<std::byte*>(map_aligned(fd.get(), capacity, true, ec));
+    throw_if(ec, "seam::arena: mmap");
+    id = random_u64();
+    auto* header = ::new (base) arena_header{};
+    header->magic = arena_magic;
+    header->version = arena_version;
+    header->header_size = header_bytes;
+    header->id = id;
+    header->capacity = capacity;
+    heap = std::make_unique<detail::heap>(fd.get(), base, header_bytes, capacity, ec);
+    throw_if(ec, "seam::arena: jemalloc arenas_create_ext");
+  }
+  arena_core(const arena_core&) = delete;
+  arena_core& operator=(const arena_core&) = delete;
+  ~arena_core() {
+    heap.reset();  // before the memory it manages goes away
+    unmap(base, capacity);
+  }
+
+  arena_header& header() const noexcept { return *reinterpret_cast<arena_header*>(base); }
+
+  unique_fd fd;
+  std::byte* base = nullptr;
+  std::size_t capacity = 0;
+  std::uint64_t id = 0;
+  std::unique_ptr<detail::heap> heap;
+};
+
+}  // namespace detail
+
+namespace {
+
+// The arenas of this process, by address, so a block can be freed knowing only its pointer.
+// Lock-free for readers; a slot is written only by the constructor and destructor of its arena.
+constexpr std::size_t max_arenas = 1024;
+std::array<std::atomic<arena*>, max_arenas> g_arenas{};
+std::atomic<std::size_t> g_arenas_used{0};
+std::mutex g_arenas_mutex;
+
+void register_arena(arena* a) {
+  std::lock_guard lock(g_arenas_mutex);
+  const std::size_t used = g_arenas_used.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < used; ++i) {
+    if (g_arenas[i].load(std::memory_order_relaxed) == nullptr) {
+      g_arenas[i].store(a, std::memory_order_release);
+      return;
+    }
+  }
+  if (used == max_arenas) {
+    throw std::system_error(EMFILE, std::system_category(), "seam::arena: too many arenas");
+  }
+  g_arenas[used].store(a, std::memory_order_release);
+  g_arenas_used.store(used + 1, std::memory_order_release);
+}
+
+void unregister_arena(arena* a) noexcept {
+  std::lock_guard lock(g_arenas_mutex);
+  for (auto& slot : g_arenas) {
+    if (slot.load(std::memory_order_relaxed) == a) {
+      slot.store(nullptr, std::memory_order_release);
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+arena::arena(const arena_options& options)
+    : m_core(std::make_unique<detail::arena_core>(options)) {
+  register_arena(this);
+}
+
+arena::~arena() { unregister_arena(this); }
+
+void* arena::allocate(std::size_t size, std::size_t alignment) {
+  if (void* p = allocate(size, alignment, std::nothrow)) return p;
+  if (m_core->heap->forked()) {
+    throw std::system_error(errc::forked_child, "seam::arena::allocate");
+  }
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
+    throw std::system_error(EINVAL, std::system_category(),
+                            "seam::arena::allocate: alignment is not a power of two");
+  }
+  throw std::bad_alloc();
+}
+
+void* arena::allocate(std::size_t size, std::size_t alignment, std::nothrow_t) noexcept {
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > m_core->capacity) {
+    return nullptr;
+  }
+  return m_core->heap->allocate(size, alignment);
+}
+
+void arena::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept {
+  SEAM_ASSERT(p == nullptr || contains(p), "seam::arena::deallocate: block of another arena");
+  m_core->heap->deallocate(p, size, alignment);
+}
+
+std::size_t arena::expand(void* p, std::size_t min_size, std::size_t preferred_size) noexcept {
+  return m_core->heap->expand(p, min_size, preferred_size);
+}
+
+std::size_t arena::usable_size(const void* p) const noexcept {
+  return detail::heap::usable_size(p);
+}
+
+arena* arena::owning(const void* p) noexcept {
+  const std::size_t used = g_arenas_used.load(std::memory_order_acquire);
+  for (std::size_t i = 0; i < used; ++i) {
+    arena* a = g_arenas[i].load(std::memory_order_acquire);
+    if (a != nullptr && a->contains(p)) return a;
+  }
+  return nullptr;
+}
+
+bool arena::contains(const void* p, std::size_t size) const noexcept {
+  const auto begin = reinterpret_cast<std::uintptr_t>(m_core->base);
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  return at >= begin && at - begin <= m_core->capacity && size <= m_core->capacity - (at - begin);
+}
+
+std::uint64_t arena::offset_of(const void* p, std::size_t size) const {
+  if (!contains(p, size)) throw std::system_error(errc::not_in_arena, "seam::arena::handle_of");
+  return static_cast<std::uint64_t>(static_cast<const std::byte*>(p) - m_core->base);
+}
+
+void* arena::resolve(std::uint64_t id, std::uint64_t offset, std::size_t size,
+                     std::size_t alignment) const {
+  std::error_code ec;
+  const void* p = detail::resolve_in(m_core->base, m_core->capacity, m_core->id, id, offset, size,
+                                     alignment, ec);
+  throw_if(ec, "seam::arena::get");
+  return const_cast<void*>(p);
+}
+
+void arena::set_root_offset(std::uint64_t offset, std::uint64_t size) noexcept {
+  auto& header = m_core->header();
+  detail::store_release(header.root_size, size);
+  detail::store_release(header.root_offset, offset);
+}
+
+unique_fd arena::share() const {
+  std::error_code ec;
+  unique_fd fd = share(ec);
+  throw_if(ec, "seam::arena::share");
+  return fd;
+}
+
+unique_fd arena::share(std::error_code& ec) const noexcept {
+  return detail::share_read_only(m_core->fd.get(), ec);
+}
+
+void arena::purge() noexcept { m_core->heap->purge(); }
+
+arena_stats arena::stats() const noexcept {
+  auto& heap = *m_core->heap;
+  heap.flush_thread_cache();
+  arena_stats s;
+  s.capacity = m_core->capacity;
+  s.reserved = heap.reserved();
+  s.allocated = heap.allocated();
+  s.resident = detail::resident_bytes(m_core->fd.get());
+  s.extents = heap.extents();
+  return s;
+}
+
+std::uint64_t arena::id() const noexcept { return m_core->id; }
+std::byte* arena::base() const noexcept { return m_core->base; }
+std::size_t arena::capacity() const noexcept { return m_core->capacity; }
+
+}  // namespace seam

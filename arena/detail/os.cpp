@@ -1,0 +1,116 @@
+#include "arena/detail/os.hpp"
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+
+namespace seam::detail {
+namespace {
+
+constexpr int share_seals = F_SEAL_SHRINK | F_SEAL_GROW;
+
+std::error_code last_error() noexcept { return {errno, std::system_category()}; }
+
+}  // namespace
+
+unique_fd create_memfd(const char* name, std::size_t size, std::error_code& ec) noexcept {
+  unique_fd fd{::memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING)};
+  if (!fd) {
+    ec = last_error();
+    return {};
+  }
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+    ec = last_error();
+    return {};
+  }
+  ec.clear();
+  return fd;
+}
+
+void* map_aligned(int fd, std::size_t size, bool writable, std::error_code& ec) noexcept {
+  // Reserve room for an aligned start, map the file over it, then drop the slack either side.
+  const std::size_t span = size + mapping_alignment;
+  void* reserved = ::mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                          -1, 0);
+  if (reserved == MAP_FAILED) {
+    ec = last_error();
+    return nullptr;
+  }
+  const auto start = reinterpret_cast<std::uintptr_t>(reserved);
+  const auto aligned = (start + mapping_alignment - 1) & ~(mapping_alignment - 1);
+  const int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
+  void* p = ::mmap(reinterpret_cast<void*>(aligned), size, prot, MAP_SHARED | MAP_FIXED, fd, 0);
+  if (p == MAP_FAILED) {
+    ec = last_error();
+    ::munmap(reserved, span);
+    return nullptr;
+  }
+  if (aligned > start) ::munmap(reserved, aligned - start);
+  const std::uintptr_t end = aligned + size;
+  if (start + span > end) ::munmap(reinterpret_cast<void*>(end), start + span - end);
+  ec.clear();
+  return p;
+}
+
+void unmap(void* p, std::size_t size) noexcept {
+  if (p != nullptr) ::munmap(p, size);
+}
+
+unique_fd share_read_only(int fd, std::error_code& ec) noexcept {
+  if (::fcntl(fd, F_ADD_SEALS, share_seals) != 0 || ::fchmod(fd, 0400) != 0) {
+    ec = last_error();
+    return {};
+  }
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  unique_fd ro{::open(path, O_RDONLY | O_CLOEXEC)};
+  if (!ro) {
+    ec = last_error();
+    return {};
+  }
+  ec.clear();
+  return ro;
+}
+
+bool is_sealed(int fd) noexcept {
+  const int seals = ::fcntl(fd, F_GET_SEALS);
+  return seals >= 0 && (seals & share_seals) == share_seals;
+}
+
+long long file_size(int fd, std::error_code& ec) noexcept {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ec = last_error();
+    return -1;
+  }
+  ec.clear();
+  return st.st_size;
+}
+
+std::size_t resident_bytes(int fd) noexcept {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return 0;
+  return static_cast<std::size_t>(st.st_blocks) * 512;
+}
+
+bool punch_hole(int fd, std::size_t offset, std::size_t size) noexcept {
+  return ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                     static_cast<off_t>(size)) == 0;
+}
+
+std::uint64_t random_u64() noexcept {
+  std::uint64_t value = 0;
+  // getrandom of 8 bytes from the urandom pool never blocks after early boot nor returns short.
+  while (::getrandom(&value, sizeof value, 0) != static_cast<ssize_t>(sizeof value)) {
+  }
+  return value;
+}
+
+}  // namespace seam::detail

@@ -1,0 +1,44 @@
+#pragma once
+// The only place in Seam that calls memfd_create, mmap, fcntl seals and fallocate.
+
+#include <cstddef>
+#include <system_error>
+
+#include "seam/arena/unique_fd.hpp"
+
+namespace seam::detail {
+
+/// Alignment of every arena mapping, in the owner and in views: 2 MiB, the size of a huge page,
+/// so that alignments up to 2 MiB inside the arena hold in every process.
+inline constexpr std::size_t mapping_alignment = std::size_t{2} << 20;
+
+/// A sparse memfd of `size` bytes named `name` (close-on-exec, sealable).
+unique_fd create_memfd(const char* name, std::size_t size, std::error_code& ec) noexcept;
+
+/// Maps `size` bytes of `fd` shared at a `mapping_alignment`-aligned address; writable or not.
+void* map_aligned(int fd, std::size_t size, bool writable, std::error_code& ec) noexcept;
+void unmap(void* p, std::size_t size) noexcept;
+
+/// Seals `fd` against shrinking and growing and makes it mode 0400, then opens a new, read-only
+/// file description of it (through /proc/self/fd), so the receiver cannot write, truncate, or
+/// reopen it for writing (unless it has CAP_DAC_OVERRIDE).
+unique_fd share_read_only(int fd, std::error_code& ec) noexcept;
+
+/// True if `fd` carries the seals `share_read_only` sets. A view refuses an unsealed fd: its
+/// owner could shrink it and crash the reader with SIGBUS.
+bool is_sealed(int fd) noexcept;
+
+/// Size of the file behind `fd`, or -1 with `ec` set.
+long long file_size(int fd, std::error_code& ec) noexcept;
+
+/// Bytes of memory the file behind `fd` holds (its allocated blocks).
+std::size_t resident_bytes(int fd) noexcept;
+
+/// Gives the pages of [offset, offset + size) back to the kernel; they read as zero afterwards.
+/// Returns false on failure. `MADV_DONTNEED` would neither free nor zero shared pages.
+bool punch_hole(int fd, std::size_t offset, std::size_t size) noexcept;
+
+/// 64 random bits from the kernel.
+std::uint64_t random_u64() noexcept;
+
+}  // namespace seam::detail

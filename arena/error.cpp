@@ -1,0 +1,51 @@
+#include "seam/arena/error.hpp"
+
+#include <string>
+
+namespace seam {
+namespace {
+
+class seam_category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "seam"; }
+
+  std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::arena_full:
+        return "arena is full";
+      case errc::forked_child:
+        return "this process is a fork of the arena's owner: only the process that created an "
+               "arena may allocate or free in it";
+      case errc::no_current_arena:
+        return "no current arena on this thread: open a seam::arena_scope first";
+      case errc::not_in_arena:
+        return "pointer does not lie inside the arena";
+      case errc::null_handle:
+        return "handle is null";
+      case errc::foreign_handle:
+        return "handle names another arena";
+      case errc::handle_out_of_range:
+        return "handle reaches outside the arena";
+      case errc::handle_misaligned:
+        return "handle is misaligned for its type";
+      case errc::bad_arena:
+        return "not a sealed Seam arena of a known version";
+      case errc::no_root:
+        return "arena has no root object of this type";
+    }
+    return "unknown seam error " + std::to_string(value);
+  }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+  static const seam_category category;
+  return category;
+}
+
+void throw_if(const std::error_code& ec, const char* what) {
+  if (ec) throw std::system_error(ec, what);
+}
+
+}  // namespace seam

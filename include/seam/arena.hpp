@@ -1,0 +1,11 @@
+#pragma once
+/// \file
+/// The arena layer: shared-memory heaps (`seam::arena`), their read-only views
+/// (`seam::arena_view`) and the handles that name objects in them (`seam::handle<T>`).
+
+#include "seam/arena/arena.hpp"
+#include "seam/arena/arena_view.hpp"
+#include "seam/arena/assert.hpp"
+#include "seam/arena/error.hpp"
+#include "seam/arena/handle.hpp"
+#include "seam/arena/unique_fd.hpp"

@@ -1,0 +1,185 @@
+#pragma once
+/// \file
+/// `seam::arena`: the owner side of a shared-memory heap.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#include "seam/arena/assert.hpp"
+#include "seam/arena/error.hpp"
+#include "seam/arena/handle.hpp"
+#include "seam/arena/unique_fd.hpp"
+
+namespace seam {
+
+namespace detail {
+class arena_core;
+}
+
+/// How to create an arena.
+struct arena_options {
+  /// Bytes of address space the arena may use. Sparse: memory is charged only when touched,
+  /// so a large default costs nothing but address space.
+  std::size_t capacity = std::size_t{64} << 30;
+  /// Shown in `/proc/<pid>/maps` as `/memfd:<name>`; for debugging only.
+  std::string name = "seam";
+};
+
+/// A snapshot of an arena's use of memory.
+struct arena_stats {
+  std::size_t capacity = 0;   ///< Bytes of address space.
+  std::size_t reserved = 0;   ///< Bytes handed to the allocator so far (high-water mark).
+  std::size_t allocated = 0;  ///< Bytes in live blocks (blocks in thread caches count as live).
+  std::size_t resident = 0;   ///< Bytes of memory the arena's memfd holds now.
+  std::size_t extents = 0;    ///< Extents the allocator holds from the arena.
+};
+
+/// A heap in shared memory, owned by the process that created it.
+///
+/// One memfd, mapped once (`MAP_SHARED`, 2 MiB-aligned) and managed by a jemalloc arena whose
+/// own bookkeeping stays in private memory: the shared mapping holds only the arena header and
+/// users' blocks. Another process reads the blocks through `seam::arena_view` over the fd that
+/// `share()` returns.
+///
+/// Thread-safe: any thread of the owning process may allocate and free concurrently; each thread
+/// gets its own jemalloc thread cache for this arena. NOT safe: allocating or freeing in a forked
+/// child (the child would hand out blocks the parent also uses) — that fails with
+/// `errc::forked_child`; destroying the arena while another thread still uses it. The `arena`
+/// object itself lives in the owner's private memory and never moves (it is registered by
+/// address so that a block can be freed knowing only its pointer).
+class arena {
+ public:
+  /// Default alignment of `allocate`: that of `std::max_align_t`.
+  static constexpr std::size_t default_alignment = alignof(std::max_align_t);
+
+  /// Creates an arena. Throws `std::system_error` if the kernel or jemalloc refuses.
+  explicit arena(const arena_options& options = {});
+  /// Same as the constructor, for `auto a = seam::arena::create();`.
+  static arena create(const arena_options& options = {}) { return arena(options); }
+
+  arena(const arena&) = delete;
+  arena& operator=(const arena&) = delete;
+  /// Frees everything. Views in other processes keep the bytes they mapped: the memory goes
+  /// back to the kernel when the last mapping and fd are gone.
+  ~arena();
+
+  /// Allocates `size` bytes aligned to `alignment` (a power of two, up to the capacity).
+  /// Throws `std::bad_alloc` when the arena is full, `std::system_error` (`errc::forked_child`)
+  /// in a forked child. The arena stays usable after a failure.
+  void* allocate(std::size_t size, std::size_t alignment = default_alignment);
+  /// As `allocate`, but returns nullptr on any failure.
+  void* allocate(std::size_t size, std::size_t alignment, std::nothrow_t) noexcept;
+  /// Frees a block of this arena. `size` and `alignment`, when given, must be those of the
+  /// allocation (they let jemalloc skip a lookup); 0 means unknown. Ignored in a forked child.
+  void deallocate(void* p, std::size_t size = 0,
+                  std::size_t alignment = default_alignment) noexcept;
+  /// Tries to grow the block `p` in place to at least `min_size` bytes, preferring
+  /// `preferred_size`. Returns the block's usable size afterwards (unchanged on failure).
+  std::size_t expand(void* p, std::size_t min_size, std::size_t preferred_size) noexcept;
+  /// The usable size of the live block `p`.
+  std::size_t usable_size(const void* p) const noexcept;
+
+  /// The arena of this process whose mapping contains `p`, or nullptr.
+  static arena* owning(const void* p) noexcept;
+
+  /// Constructs a `T` in the arena with `args`, with this arena as the thread's current arena
+  /// (so containers inside `T` allocate here too). Throws like `allocate` and like `T`'s ctor.
+  template <class T, class... Args>
+  T* make(Args&&... args);
+  /// Destroys and frees an object made by `make`.
+  template <class T>
+  void destroy(T* p) noexcept {
+    if (p == nullptr) return;
+    p->~T();
+    deallocate(const_cast<std::remove_cv_t<T>*>(p), sizeof(T), alignof(T));
+  }
+
+  /// True if the `size` bytes at `p` lie inside this arena's mapping.
+  bool contains(const void* p, std::size_t size = 1) const noexcept;
+  /// The handle naming `*p`; throws `std::system_error` (`errc::not_in_arena`) if `p` is outside.
+  template <class T>
+  handle<T> handle_of(const T* p) const {
+    return {id(), offset_of(p, sizeof(T))};
+  }
+  /// The object a handle of this arena names, after the checks `arena_view::get` makes.
+  template <class T>
+  T* get(handle<T> h) const {
+    return static_cast<T*>(resolve(h.arena_id, h.offset, sizeof(T), alignof(T)));
+  }
+
+  /// Publishes `h` as the arena's root object, which a view finds with `root<T>()`.
+  template <class T>
+  void set_root(handle<T> h) {
+    set_root_offset(h.offset, sizeof(T));
+  }
+
+  /// Returns a new read-only fd of the arena to hand to another process. Before the first
+  /// share the memfd is sealed against shrinking and growing and made mode 0400, so a peer can
+  /// neither truncate it (which would crash the owner with SIGBUS) nor reopen it writable.
+  unique_fd share() const;
+  unique_fd share(std::error_code& ec) const noexcept;
+
+  /// Returns free memory to the kernel now (jemalloc would otherwise do it after a decay time).
+  /// Flushes the calling thread's cache for this arena first.
+  void purge() noexcept;
+  /// Current use of memory. Flushes the calling thread's cache for this arena first.
+  arena_stats stats() const noexcept;
+
+  /// An id that no other arena, in any process, is expected to have (64 random bits).
+  std::uint64_t id() const noexcept;
+  /// Start of the mapping in this process.
+  std::byte* base() const noexcept;
+  /// Bytes of address space.
+  std::size_t capacity() const noexcept;
+
+ private:
+  std::uint64_t offset_of(const void* p, std::size_t size) const;
+  void* resolve(std::uint64_t id, std::uint64_t offset, std::size_t size,
+                std::size_t alignment) const;
+  void set_root_offset(std::uint64_t offset, std::uint64_t size) noexcept;
+
+  std::unique_ptr<detail::arena_core> m_core;
+};
+
+namespace detail {
+/// The thread's current arena; see `seam::arena_scope`.
+inline thread_local arena* t_current_arena = nullptr;
+}  // namespace detail
+
+/// Makes `a` the calling thread's current arena until the scope ends, restoring the previous
+/// one then (scopes nest). `seam::allocator` allocates in the current arena. Not movable; use
+/// on one thread.
+class arena_scope {
+ public:
+  explicit arena_scope(arena& a) noexcept
+      : m_previous(std::exchange(detail::t_current_arena, &a)) {}
+  arena_scope(const arena_scope&) = delete;
+  arena_scope& operator=(const arena_scope&) = delete;
+  ~arena_scope() { detail::t_current_arena = m_previous; }
+
+  /// The calling thread's current arena, or nullptr.
+  static arena* current() noexcept { return detail::t_current_arena; }
+
+ private:
+  arena* m_previous;
+};
+
+template <class T, class... Args>
+T* arena::make(Args&&... args) {
+  arena_scope scope{*this};
+  void* p = allocate(sizeof(T), alignof(T));
+  try {
+    return ::new (p) T(std::forward<Args>(args)...);
+  } catch (...) {
+    deallocate(p, sizeof(T), alignof(T));
+    throw;
+  }
+}
+
+}  // namespace seam

@@ -1,0 +1,92 @@
+#pragma once
+/// \file
+/// `seam::arena_view`: the reader side of an arena, mapped read-only.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+
+#include "seam/arena/error.hpp"
+#include "seam/arena/handle.hpp"
+
+namespace seam {
+
+/// A read-only mapping of another process's arena.
+///
+/// Made from the fd that `arena::share()` returned (passed over a Unix socket, or inherited).
+/// The mapping is `PROT_READ`: a bug or an attack in this process cannot corrupt the owner's
+/// heap, and writing through a pointer from a view dies with SIGSEGV. Every handle is checked
+/// (arena id, bounds, alignment) before it becomes a pointer: a handle is input from another
+/// process, not trusted memory.
+///
+/// The bytes behind a pointer can change while you read them if the owner writes them: the
+/// view guarantees memory safety of the mapping, not a consistent snapshot (that is the lend
+/// protocol's job). The mapping stays valid after the owner exits or is killed.
+///
+/// Movable, not copyable. `get` is thread-safe (const); the object lives in private memory.
+class arena_view {
+ public:
+  /// An empty view (maps nothing).
+  arena_view() noexcept = default;
+  /// Maps the arena behind `fd` read-only. The fd is not taken: close it when you like.
+  /// Throws `std::system_error` (`errc::bad_arena` if `fd` is not a sealed Seam arena).
+  static arena_view open(int fd);
+  static arena_view open(int fd, std::error_code& ec) noexcept;
+
+  arena_view(arena_view&& other) noexcept;
+  arena_view& operator=(arena_view&& other) noexcept;
+  arena_view(const arena_view&) = delete;
+  arena_view& operator=(const arena_view&) = delete;
+  ~arena_view();
+
+  /// True when the view maps an arena.
+  explicit operator bool() const noexcept { return m_base != nullptr; }
+  /// The arena's id (that of `arena::id()` in the owner).
+  std::uint64_t id() const noexcept { return m_id; }
+  /// Start of the mapping in this process (differs from the owner's).
+  const std::byte* base() const noexcept { return m_base; }
+  /// Bytes mapped.
+  std::size_t size() const noexcept { return m_size; }
+  /// True if the `size` bytes at `p` lie inside the mapping.
+  bool contains(const void* p, std::size_t size = 1) const noexcept;
+
+  /// The object `h` names; throws `std::system_error` if the handle is null, of another
+  /// arena, out of range or misaligned.
+  template <class T>
+  const T* get(handle<T> h) const {
+    return get(h, 1).data();
+  }
+  template <class T>
+  const T* get(handle<T> h, std::error_code& ec) const noexcept {
+    return static_cast<const T*>(resolve(h.arena_id, h.offset, sizeof(T), alignof(T), ec));
+  }
+  /// `count` consecutive objects starting at `h`, all inside the arena.
+  template <class T>
+  std::span<const T> get(handle<T> h, std::size_t count) const {
+    std::error_code ec;
+    const void* p = count > SIZE_MAX / sizeof(T)
+                        ? (ec = errc::handle_out_of_range, nullptr)
+                        : resolve(h.arena_id, h.offset, sizeof(T) * count, alignof(T), ec);
+    throw_if(ec, "seam::arena_view::get");
+    return {static_cast<const T*>(p), count};
+  }
+
+  /// The object the owner published with `arena::set_root`; throws `errc::no_root` if there is
+  /// none or it was published as a type of another size.
+  template <class T>
+  const T* root() const {
+    return static_cast<const T*>(root_object(sizeof(T), alignof(T)));
+  }
+
+ private:
+  const void* resolve(std::uint64_t id, std::uint64_t offset, std::size_t size,
+                      std::size_t alignment, std::error_code& ec) const noexcept;
+  const void* root_object(std::size_t size, std::size_t alignment) const;
+
+  const std::byte* m_base = nullptr;
+  std::size_t m_size = 0;
+  std::uint64_t m_id = 0;
+};
+
+}  // namespace seam

@@ -1,0 +1,38 @@
+#pragma once
+/// \file
+/// Seam's error codes: `seam::errc` and its `std::error_category`.
+
+#include <system_error>
+
+namespace seam {
+
+/// Why a Seam operation failed. Used as `std::error_code{seam::errc::…}` and in
+/// `std::system_error`; compare with `ec == seam::errc::arena_full`.
+enum class errc {
+  arena_full = 1,     ///< The arena has no room left for the request.
+  forked_child,       ///< This process is a fork of the arena's owner; only the owner allocates.
+  no_current_arena,   ///< Allocation with no `seam::arena_scope` active on this thread.
+  not_in_arena,       ///< A pointer does not lie inside the arena it was given to.
+  null_handle,        ///< A handle names nothing.
+  foreign_handle,     ///< A handle names another arena than the one asked.
+  handle_out_of_range,///< A handle (with its object's size) reaches outside the arena.
+  handle_misaligned,  ///< A handle's offset is not aligned for its type.
+  bad_arena,          ///< An fd is not a Seam arena, is unsealed, or has an unknown version.
+  no_root,            ///< The arena has no root object of the asked type.
+};
+
+/// The category of `seam::errc`; its name is "seam".
+const std::error_category& error_category() noexcept;
+
+/// Makes `seam::errc` usable as a `std::error_code`.
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+/// Throws `std::system_error` for `ec` if it holds an error; `what` says what was being done.
+void throw_if(const std::error_code& ec, const char* what);
+
+}  // namespace seam
+
+template <>
+struct std::is_error_code_enum<seam::errc> : std::true_type {};

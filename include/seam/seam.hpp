@@ -1,0 +1,5 @@
+#pragma once
+/// \file
+/// All of Seam in one include.
+
+#include "seam/arena.hpp"
