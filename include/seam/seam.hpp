@@ -3,3 +3,4 @@
 /// All of Seam in one include.
 
 #include "seam/arena.hpp"
+#include "seam/containers.hpp"
