@@ -219,26 +219,29 @@ unsigned heap::thread_cache_slow() noexcept {
   return it->tcache;
 }
 
-int heap::flags(std::size_t alignment) noexcept {
+int heap::flags(std::size_t size, std::size_t alignment) noexcept {
   const unsigned tc = thread_cache();
   // Without a cache of its own (tcache.create failed), never fall back to the default cache:
   // it would mix this arena's blocks with malloc's.
   int f = tc == UINT32_MAX ? MALLOCX_TCACHE_NONE : MALLOCX_TCACHE(tc);
-  if (alignment > alignof(std::max_align_t)) f |= MALLOCX_ALIGN(alignment);
+  // jemalloc aligns a block to its size class (16 from 16 bytes up), so only a larger
+  // alignment, or a block smaller than its alignment, needs the flag (and its slower path).
+  if (alignment > alignof(std::max_align_t) || size < alignment) f |= MALLOCX_ALIGN(alignment);
   return f;
 }
 
 void* heap::allocate(std::size_t size, std::size_t alignment) noexcept {
   if (forked()) return nullptr;
-  return mallocx(size == 0 ? 1 : size, flags(alignment) | MALLOCX_ARENA(m_index));
+  if (size == 0) size = 1;
+  return mallocx(size, flags(size, alignment) | MALLOCX_ARENA(m_index));
 }
 
 void heap::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept {
   if (p == nullptr || forked()) return;
   if (size != 0) {
-    sdallocx(p, size, flags(alignment));
+    sdallocx(p, size, flags(size, alignment));
   } else {
-    dallocx(p, flags(alignment));
+    dallocx(p, flags(0, 0));  // jemalloc looks the size up; alignment does not matter
   }
 }
 

@@ -59,7 +59,7 @@ class heap {
   friend struct hooks;
   unsigned thread_cache() noexcept;
   unsigned thread_cache_slow() noexcept;
-  int flags(std::size_t alignment) noexcept;
+  int flags(std::size_t size, std::size_t alignment) noexcept;
 
   hook_table m_table;
   int m_fd;

@@ -1,0 +1,31 @@
+#pragma once
+// Deterministic byte patterns: what the owner writes, a reader can check without being told
+// the bytes.
+
+#include <cstddef>
+#include <cstdint>
+
+namespace seam::test {
+
+inline std::uint8_t pattern_byte(std::uint64_t seed, std::size_t i) {
+  std::uint64_t x = seed * 0x9E3779B97F4A7C15ull + i;
+  x ^= x >> 29;
+  x *= 0xBF58476D1CE4E5B9ull;
+  return static_cast<std::uint8_t>(x >> 56);
+}
+
+inline void fill_pattern(void* p, std::size_t n, std::uint64_t seed) {
+  auto* b = static_cast<std::uint8_t*>(p);
+  for (std::size_t i = 0; i < n; ++i) b[i] = pattern_byte(seed, i);
+}
+
+/// Index of the first byte that differs from the pattern, or `n` if all match.
+inline std::size_t check_pattern(const void* p, std::size_t n, std::uint64_t seed) {
+  const auto* b = static_cast<const std::uint8_t*>(p);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (b[i] != pattern_byte(seed, i)) return i;
+  }
+  return n;
+}
+
+}  // namespace seam::test
