@@ -28,4 +28,24 @@ inline std::size_t check_pattern(const void* p, std::size_t n, std::uint64_t see
   return n;
 }
 
+/// For large blocks: the pattern on one byte per 4 KiB page and on the last 4 KiB, which
+/// still catches overlapping or misplaced blocks without writing every byte.
+inline void fill_sparse(void* p, std::size_t n, std::uint64_t seed) {
+  auto* b = static_cast<std::uint8_t*>(p);
+  for (std::size_t i = 0; i < n; i += 4096) b[i] = pattern_byte(seed, i);
+  for (std::size_t i = n > 4096 ? n - 4096 : 0; i < n; ++i) b[i] = pattern_byte(seed, i);
+}
+
+/// True if `fill_sparse(p, n, seed)`'s bytes are all there.
+inline bool check_sparse(const void* p, std::size_t n, std::uint64_t seed) {
+  const auto* b = static_cast<const std::uint8_t*>(p);
+  for (std::size_t i = 0; i < n; i += 4096) {
+    if (b[i] != pattern_byte(seed, i)) return false;
+  }
+  for (std::size_t i = n > 4096 ? n - 4096 : 0; i < n; ++i) {
+    if (b[i] != pattern_byte(seed, i)) return false;
+  }
+  return true;
+}
+
 }  // namespace seam::test
