@@ -174,6 +174,8 @@ unique_fd arena::share(std::error_code& ec) const noexcept {
 
 void arena::purge() noexcept { m_core->heap->purge(); }
 
+void arena::flush_thread_cache() noexcept { m_core->heap->flush_thread_cache(); }
+
 arena_stats arena::stats() const noexcept {
   auto& heap = *m_core->heap;
   heap.flush_thread_cache();

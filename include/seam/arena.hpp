@@ -8,4 +8,5 @@
 #include "seam/arena/assert.hpp"
 #include "seam/arena/error.hpp"
 #include "seam/arena/handle.hpp"
+#include "seam/arena/shm_safe.hpp"
 #include "seam/arena/unique_fd.hpp"

@@ -4,3 +4,4 @@
 
 #include "seam/arena.hpp"
 #include "seam/containers.hpp"
+#include "seam/session.hpp"

@@ -14,6 +14,7 @@
 #include "seam/arena/assert.hpp"
 #include "seam/arena/error.hpp"
 #include "seam/arena/handle.hpp"
+#include "seam/arena/shm_safe.hpp"
 #include "seam/arena/unique_fd.hpp"
 
 namespace seam {
@@ -90,6 +91,7 @@ class arena {
 
   /// Constructs a `T` in the arena with `args`, with this arena as the thread's current arena
   /// (so containers inside `T` allocate here too). Throws like `allocate` and like `T`'s ctor.
+  /// Does not compile for a type that `seam::shm_safe` rejects (`std::string`, raw pointers…).
   template <class T, class... Args>
   T* make(Args&&... args);
   /// Destroys and frees an object made by `make`.
@@ -128,6 +130,9 @@ class arena {
   /// Returns free memory to the kernel now (jemalloc would otherwise do it after a decay time).
   /// Flushes the calling thread's cache for this arena first.
   void purge() noexcept;
+  /// Returns the blocks the calling thread's cache holds for this arena to the arena. Useful
+  /// on a thread that frees but rarely allocates here (blocks would wait in its cache).
+  void flush_thread_cache() noexcept;
   /// Current use of memory. Flushes the calling thread's cache for this arena first.
   arena_stats stats() const noexcept;
 
@@ -172,6 +177,7 @@ class arena_scope {
 
 template <class T, class... Args>
 T* arena::make(Args&&... args) {
+  static_assert(detail::require_shm_safe<T>::value);  // fails with a readable message if not
   arena_scope scope{*this};
   void* p = allocate(sizeof(T), alignof(T));
   try {

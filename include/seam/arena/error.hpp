@@ -19,6 +19,19 @@ enum class errc {
   handle_misaligned,  ///< A handle's offset is not aligned for its type.
   bad_arena,          ///< An fd is not a Seam arena, is unsealed, or has an unknown version.
   no_root,            ///< The arena has no root object of the asked type.
+  // Sessions and channels.
+  no_such_server,     ///< No session server listens under that name.
+  server_exists,      ///< A session server with that name already listens.
+  refused,            ///< The server refused this client (its uid/gid is not allowed).
+  version_mismatch,   ///< The peer speaks another protocol version.
+  timed_out,          ///< The operation did not complete within its timeout.
+  peer_closed,        ///< The peer closed the session or channel, or died.
+  protocol_error,     ///< The peer sent bytes that are not a valid message.
+  message_too_large,  ///< A message exceeds the size limit.
+  too_many_fds,       ///< A message carries more file descriptors than the limit.
+  unknown_arena,      ///< A handle names an arena the peer never shared.
+  lend_limit,         ///< The session has as many outstanding lends as it allows.
+  would_block,        ///< Non-blocking call: nothing to do now; wait for the fd.
 };
 
 /// The category of `seam::errc`; its name is "seam".

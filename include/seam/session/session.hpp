@@ -1,0 +1,212 @@
+#pragma once
+/// \file
+/// `seam::session` and `seam::session_server`: two processes, one context, no names to clean
+/// up; lending and borrowing of objects in their arenas.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "seam/arena/arena.hpp"
+#include "seam/arena/arena_view.hpp"
+#include "seam/arena/handle.hpp"
+#include "seam/session/channel.hpp"
+
+namespace seam {
+
+namespace detail {
+class session_core;
+struct borrow_token;
+}  // namespace detail
+
+/// Settings of one side of a session.
+struct session_options {
+  /// Address space of the session's own arena (sparse; see `arena_options`).
+  std::size_t arena_capacity = std::size_t{64} << 30;
+  /// Longest wait for the other side's half of the handshake.
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(5)};
+  /// Most lends that may be outstanding at once; `lend` fails with `errc::lend_limit` beyond.
+  std::size_t max_lends = std::size_t{1} << 20;
+};
+
+/// Settings of a server.
+struct server_options : session_options {
+  /// Users allowed to connect. Empty (with `allowed_gids` empty): only the server's own
+  /// effective uid. Checked with `SO_PEERCRED`, which the kernel fills: it cannot be forged.
+  std::vector<uid_t> allowed_uids;
+  /// Groups whose members (by primary gid) may connect.
+  std::vector<gid_t> allowed_gids;
+};
+
+template <class T>
+class borrowed;
+
+/// A connection between two processes: each side has its own arena, which the other maps
+/// read-only, so each side can lend from its arena and read the other's.
+///
+/// A background thread per session reads the peer's control messages (releases, channels,
+/// shared arenas) and notices the peer's death at once (its socket closes, even on
+/// `kill -9`): then every lend to the peer is released and `on_close` runs. Every message from
+/// the peer is validated; a bad one closes the session with `errc::protocol_error`.
+///
+/// Thread-safe, movable. Destroying the session closes it, releases what it lent, and frees its
+/// arena; `borrowed` objects keep the peer's arena mapped until they go.
+class session {
+ public:
+  using duration = std::chrono::milliseconds;
+
+  /// An empty session.
+  session() noexcept;
+  session(session&&) noexcept;
+  session& operator=(session&&) noexcept;
+  ~session();
+
+  /// Connects to the server listening as `app` for this user. Throws `std::system_error`:
+  /// `errc::no_such_server`, `errc::refused`, `errc::version_mismatch`, `errc::timed_out`.
+  static session connect(std::string_view app, duration timeout = std::chrono::seconds(5),
+                         const session_options& options = {});
+  static session connect(std::string_view app, duration timeout, const session_options& options,
+                         std::error_code& ec) noexcept;
+
+  /// True until the session is closed by either side or the peer dies.
+  bool is_open() const noexcept;
+  /// Why the session closed (`errc::peer_closed` when the peer went away); empty while open.
+  std::error_code close_reason() const;
+  /// Calls `callback(reason)` once, from the session's thread, when the session closes (at
+  /// once if it already has).
+  void on_close(std::function<void(std::error_code)> callback);
+  /// Waits up to `timeout` for the session to close; returns whether it has.
+  bool wait_closed(duration timeout) const;
+  /// Closes the session now (the peer sees `errc::peer_closed`).
+  void close() noexcept;
+
+  /// The peer's process id and user id, as the kernel reported them.
+  pid_t peer_pid() const noexcept;
+  uid_t peer_uid() const noexcept;
+
+  /// This side's session arena: build here what you lend to the peer.
+  seam::arena& arena() const noexcept;
+  /// Lets the peer read `a` too (e.g. one large dataset shared by every client). `a` must
+  /// outlive the session. Lends may then come from `a`.
+  void share(seam::arena& a);
+
+  /// Opens a new channel to the peer, which receives it with `accept_channel`.
+  channel open_channel();
+  /// Waits up to `timeout` for a channel the peer opened. Throws `errc::timed_out`,
+  /// `errc::peer_closed`.
+  channel accept_channel(duration timeout = channel::forever);
+
+  /// Lends `*p` (an object made with `make` in this session's arena or a shared one) to the
+  /// peer: the session takes ownership, keeps it alive while the peer borrows it, and destroys
+  /// it (`arena::destroy`) once every lend of it was released or the peer died. Send the
+  /// handle over a channel; the peer turns it into a `borrowed<const T>` exactly once per lend.
+  template <class T>
+  handle<T> lend(T* p) {
+    return lend(p, [p] {
+      if (auto* a = seam::arena::owning(p)) a->destroy(p);
+    });
+  }
+  /// Lends `*p`, calling `on_release` (from any thread, once) instead of destroying it.
+  template <class T>
+  handle<T> lend(T* p, std::function<void()> on_release) {
+    return lend_bytes(p, sizeof(T), std::move(on_release)).template as<T>();
+  }
+  /// Lends outstanding (each `lend` counts until released).
+  std::size_t lent_count() const noexcept;
+
+  /// Takes a handle the peer lent: reads the object in place until the returned `borrowed`
+  /// (and all its copies) are dropped, then tells the peer (releases are batched). Throws
+  /// `errc::unknown_arena` or a handle error if the handle is not valid in the peer's arenas.
+  template <class T>
+  borrowed<const T> borrow(handle<T> h);
+  /// Reads an object of the peer's arenas without the lend protocol (e.g. a dataset the peer
+  /// keeps alive anyway). The pointer is valid while the session is.
+  template <class T>
+  const T* get(handle<T> h) const {
+    return static_cast<const T*>(peer_object(h.arena_id, h.offset, sizeof(T), alignof(T)));
+  }
+
+ private:
+  friend class session_server;
+  explicit session(std::shared_ptr<detail::session_core> core) noexcept;
+  handle<std::byte> lend_bytes(const void* p, std::size_t size, std::function<void()> release);
+  std::shared_ptr<detail::borrow_token> borrow_bytes(std::uint64_t arena_id, std::uint64_t offset,
+                                                     std::size_t size, std::size_t alignment,
+                                                     const void*& object);
+  const void* peer_object(std::uint64_t arena_id, std::uint64_t offset, std::size_t size,
+                          std::size_t alignment) const;
+
+  std::shared_ptr<detail::session_core> m_core;
+};
+
+/// Read access to an object the peer lent, released when the last copy is dropped.
+/// Copyable (copies share one release); safe to drop from any thread, even after the session
+/// closed. Private memory.
+template <class T>
+class borrowed {
+ public:
+  borrowed() noexcept = default;
+  T& operator*() const noexcept { return *m_object; }
+  T* operator->() const noexcept { return m_object; }
+  T* get() const noexcept { return m_object; }
+  explicit operator bool() const noexcept { return m_object != nullptr; }
+  /// Drops this reference now.
+  void reset() noexcept {
+    m_token.reset();
+    m_object = nullptr;
+  }
+
+ private:
+  friend class session;
+  borrowed(std::shared_ptr<detail::borrow_token> token, T* object) noexcept
+      : m_token(std::move(token)), m_object(object) {}
+  std::shared_ptr<detail::borrow_token> m_token;
+  T* m_object = nullptr;
+};
+
+template <class T>
+borrowed<const T> session::borrow(handle<T> h) {
+  const void* object = nullptr;
+  auto token = borrow_bytes(h.arena_id, h.offset, sizeof(T), alignof(T), object);
+  return borrowed<const T>(std::move(token), static_cast<const T*>(object));
+}
+
+/// Listens for sessions as `app` on the abstract Unix socket `@seam/<uid>/<app>`: nothing in
+/// the filesystem, nothing to clean up (the name goes with the socket, even on `kill -9`).
+/// A second server with the same name in the same user fails with `errc::server_exists`.
+///
+/// `accept` is for one thread at a time; sessions it returns are independent of the server.
+class session_server {
+ public:
+  using duration = std::chrono::milliseconds;
+
+  explicit session_server(std::string_view app, server_options options = {});
+  session_server(session_server&&) noexcept = default;
+  session_server& operator=(session_server&&) noexcept = default;
+  ~session_server() = default;
+
+  /// Waits up to `timeout` for a client that passes the checks and completes the handshake.
+  /// Clients that are refused or break the handshake are answered (when possible), dropped and
+  /// counted in `rejected()`, and the wait goes on. Throws `errc::timed_out`.
+  session accept(duration timeout = channel::forever);
+  session accept(duration timeout, std::error_code& ec) noexcept;
+
+  /// Connections turned away so far (wrong user, bad handshake, wrong version).
+  std::size_t rejected() const noexcept { return m_rejected; }
+  /// The listening socket, readable when a client is waiting.
+  int native_handle() const noexcept { return m_listener.get(); }
+
+ private:
+  unique_fd m_listener;
+  server_options m_options;
+  std::size_t m_rejected = 0;
+};
+
+}  // namespace seam

@@ -1,0 +1,110 @@
+#pragma once
+// The shared state of one session: the socket to the peer, the arenas on both sides, the lend
+// table, and the thread that reads the peer's control messages.
+
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "seam/arena/arena.hpp"
+#include "seam/arena/arena_view.hpp"
+#include "seam/session/session.hpp"
+#include "session/detail/wire.hpp"
+
+namespace seam::detail {
+
+class session_core : public std::enable_shared_from_this<session_core> {
+ public:
+  session_core(unique_fd socket, std::unique_ptr<seam::arena> own, arena_view peer, pid_t pid,
+               uid_t uid, const session_options& options);
+  session_core(const session_core&) = delete;
+  session_core& operator=(const session_core&) = delete;
+  ~session_core();
+
+  /// Starts the thread that reads the peer's control messages.
+  void start();
+  /// Closes the session for `reason`: once; releases every lend, wakes waiters, calls on_close.
+  void close(std::error_code reason) noexcept;
+
+  bool is_open() const;
+  std::error_code reason() const;
+  void on_close(std::function<void(std::error_code)> callback);
+  bool wait_closed(std::chrono::milliseconds timeout) const;
+
+  void share(seam::arena& a);
+  channel open_channel();
+  channel accept_channel(std::chrono::milliseconds timeout);
+  handle<std::byte> lend(const void* p, std::size_t size, std::function<void()> release);
+  std::size_t lent_count() const noexcept { return m_lent.load(std::memory_order_relaxed); }
+  /// The peer's arena `arena_id`, or null.
+  std::shared_ptr<const arena_view> peer_view(std::uint64_t arena_id) const;
+  /// Remembers that `h` is no longer borrowed; the session thread tells the peer soon.
+  void queue_release(handle<std::byte> h) noexcept;
+  /// Checks a handle received on a channel of this session.
+  std::error_code check(const handle<std::byte>& h) const;
+
+  seam::arena& arena() const noexcept { return *m_arena; }
+  pid_t peer_pid() const noexcept { return m_peer_pid; }
+  uid_t peer_uid() const noexcept { return m_peer_uid; }
+
+ private:
+  struct lend_entry {
+    std::size_t count = 0;
+    std::function<void()> release;
+  };
+  struct key_hash {
+    std::size_t operator()(const handle<std::byte>& h) const noexcept {
+      return std::hash<std::uint64_t>()(h.arena_id ^ (h.offset * 0x9E3779B97F4A7C15ull));
+    }
+  };
+
+  void run() noexcept;
+  std::error_code dispatch(frame& f);
+  std::error_code flush_releases() noexcept;
+  std::error_code send(frame_kind kind, std::span<const handle<std::byte>> handles,
+                       std::span<const int> fds) noexcept;
+  void wake() noexcept;
+
+  const unique_fd m_socket;
+  unique_fd m_wake;  // eventfd: releases queued, or stop
+  const std::unique_ptr<seam::arena> m_arena;
+  const pid_t m_peer_pid;
+  const uid_t m_peer_uid;
+  const session_options m_options;
+
+  mutable std::mutex m_mutex;
+  mutable std::condition_variable m_changed;
+  bool m_open = true;
+  bool m_stop = false;
+  std::error_code m_reason;
+  std::function<void(std::error_code)> m_on_close;
+  std::vector<std::shared_ptr<const arena_view>> m_peer_views;
+  std::vector<seam::arena*> m_lendable;
+  std::unordered_map<handle<std::byte>, lend_entry, key_hash> m_lends;
+  std::atomic<std::size_t> m_lent{0};
+  std::deque<unique_fd> m_channels;               // opened by the peer, not yet accepted
+  std::vector<handle<std::byte>> m_releases;      // ours to send
+  std::mutex m_send_mutex;                        // one packet at a time on the socket
+  std::thread m_thread;
+};
+
+/// What ties a `borrowed<T>` to its session: tells the lender when dropped, and keeps the
+/// lender's arena mapped meanwhile.
+struct borrow_token {
+  std::weak_ptr<session_core> core;
+  handle<std::byte> lent;
+  std::shared_ptr<const arena_view> view;
+  ~borrow_token() {
+    if (auto c = core.lock()) c->queue_release(lent);
+  }
+};
+
+}  // namespace seam::detail

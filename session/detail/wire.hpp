@@ -1,0 +1,74 @@
+#pragma once
+// The wire: one SOCK_SEQPACKET packet per message, a fixed header, handles, bytes, and file
+// descriptors as SCM_RIGHTS. Everything read here comes from another process and is checked
+// against what actually arrived before anyone uses it.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+#include <vector>
+
+#include "seam/arena/handle.hpp"
+#include "seam/arena/unique_fd.hpp"
+
+namespace seam::detail {
+
+/// What a packet is. Session control kinds and channel kinds share the space so that a
+/// packet sent to the wrong socket is refused, not misread.
+enum class frame_kind : std::uint32_t {
+  hello = 0x53450001,    // client -> server: protocol version, pid, session arena fd
+  welcome = 0x53450002,  // server -> client: the same, from the server
+  refuse = 0x53450003,   // server -> client: why not (bytes: one std::uint32_t seam::errc)
+  channel = 0x53450004,  // session: one end of a new channel (one fd)
+  share = 0x53450005,    // session: another arena the peer may read (one fd)
+  release = 0x53450006,  // session: handles the sender no longer borrows
+  data = 0x53450007,     // channel: a user message
+};
+
+struct frame_header {
+  std::uint32_t kind;
+  std::uint32_t handles;  // 16-byte handles right after the header
+  std::uint32_t bytes;    // payload bytes after the handles
+  std::uint32_t fds;      // descriptors in the control data
+};
+static_assert(sizeof(frame_header) == 16);
+
+/// Largest packet: header, handles and bytes together. Also the socket buffer size asked for.
+inline constexpr std::size_t max_packet = std::size_t{256} << 10;
+/// Most descriptors one packet may carry.
+inline constexpr std::size_t max_fds = 16;
+
+/// A received packet, checked: `handles` and `bytes` are exactly what the header announced,
+/// and `fds` holds exactly `header.fds` descriptors (all close-on-exec).
+struct frame {
+  frame_kind kind{};
+  std::vector<handle<std::byte>> handles;
+  std::vector<std::byte> bytes;
+  std::vector<unique_fd> fds;
+};
+
+/// A timeout: negative waits forever, zero never waits (`errc::would_block`).
+using timeout = std::chrono::milliseconds;
+inline constexpr timeout forever{-1};
+
+/// Sends one packet. Waits up to `wait` for room in the peer's queue, then fails with
+/// `errc::timed_out`: a peer that never reads cannot block a sender forever.
+std::error_code send_frame(int fd, frame_kind kind, std::span<const handle<std::byte>> handles,
+                           std::span<const std::byte> bytes, std::span<const int> fds,
+                           timeout wait) noexcept;
+
+/// Receives one packet into `out`, waiting up to `wait`. `buffer` must hold `max_packet`
+/// bytes. A packet that is too large, carries too many fds, or disagrees with its header is
+/// consumed, its fds are closed, and an error is returned; the socket stays usable.
+std::error_code receive_frame(int fd, frame& out, std::span<std::byte> buffer,
+                              timeout wait) noexcept;
+
+/// Creates a connected pair of close-on-exec SOCK_SEQPACKET sockets with large buffers.
+std::error_code make_socket_pair(unique_fd& a, unique_fd& b) noexcept;
+
+/// Gives `fd` send and receive buffers large enough for `max_packet`.
+void size_buffers(int fd) noexcept;
+
+}  // namespace seam::detail

@@ -1,0 +1,318 @@
+#include "session/detail/session_core.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "seam/arena/error.hpp"
+
+namespace seam::detail {
+
+session_core::session_core(unique_fd socket, std::unique_ptr<seam::arena> own, arena_view peer,
+                           pid_t pid, uid_t uid, const session_options& options)
+    : m_socket(std::move(socket)),
+      m_wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      m_arena(std::move(own)),
+      m_peer_pid(pid),
+      m_peer_uid(uid),
+      m_options(options) {
+  if (!m_wake) throw std::system_error(errno, std::system_category(), "seam::session: eventfd");
+  m_peer_views.push_back(std::make_shared<const arena_view>(std::move(peer)));
+  m_lendable.push_back(m_arena.get());
+}
+
+session_core::~session_core() {
+  close(std::make_error_code(std::errc::operation_canceled));
+  {
+    std::lock_guard lock(m_mutex);
+    m_stop = true;
+  }
+  wake();
+  if (m_thread.joinable()) m_thread.join();
+}
+
+void session_core::start() {
+  m_thread = std::thread([this] { run(); });
+}
+
+void session_core::wake() noexcept {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t r = ::write(m_wake.get(), &one, sizeof one);
+}
+
+void session_core::close(std::error_code reason) noexcept {
+  std::unordered_map<handle<std::byte>, lend_entry, key_hash> lends;
+  std::function<void(std::error_code)> callback;
+  {
+    std::lock_guard lock(m_mutex);
+    if (!m_open) return;
+    m_open = false;
+    m_reason = reason;
+    lends.swap(m_lends);
+    m_lent.store(0, std::memory_order_relaxed);
+    m_channels.clear();
+    callback = std::move(m_on_close);
+  }
+  // The peer sees EOF now, whatever state its reads are in.
+  ::shutdown(m_socket.get(), SHUT_RDWR);
+  m_changed.notify_all();
+  wake();
+  for (auto& [h, entry] : lends) {
+    if (entry.release) entry.release();
+  }
+  if (!lends.empty()) {
+    std::lock_guard lock(m_mutex);
+    for (seam::arena* a : m_lendable) a->flush_thread_cache();
+  }
+  if (callback) callback(reason);
+}
+
+bool session_core::is_open() const {
+  std::lock_guard lock(m_mutex);
+  return m_open;
+}
+
+std::error_code session_core::reason() const {
+  std::lock_guard lock(m_mutex);
+  return m_reason;
+}
+
+void session_core::on_close(std::function<void(std::error_code)> callback) {
+  std::unique_lock lock(m_mutex);
+  if (m_open) {
+    m_on_close = std::move(callback);
+    return;
+  }
+  const auto reason = m_reason;
+  lock.unlock();
+  callback(reason);
+}
+
+bool session_core::wait_closed(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(m_mutex);
+  if (timeout.count() < 0) {
+    m_changed.wait(lock, [&] { return !m_open; });
+    return true;
+  }
+  return m_changed.wait_for(lock, timeout, [&] { return !m_open; });
+}
+
+std::error_code session_core::send(frame_kind kind, std::span<const handle<std::byte>> handles,
+                                   std::span<const int> fds) noexcept {
+  std::lock_guard lock(m_send_mutex);
+  return send_frame(m_socket.get(), kind, handles, {}, fds, channel::default_send_timeout);
+}
+
+void session_core::share(seam::arena& a) {
+  {
+    std::lock_guard lock(m_mutex);
+    if (!m_open) throw std::system_error(errc::peer_closed, "seam::session::share");
+    if (std::find(m_lendable.begin(), m_lendable.end(), &a) != m_lendable.end()) return;
+  }
+  unique_fd fd = a.share();
+  const int raw = fd.get();
+  throw_if(send(frame_kind::share, {}, {&raw, 1}), "seam::session::share");
+  std::lock_guard lock(m_mutex);
+  m_lendable.push_back(&a);
+}
+
+channel session_core::open_channel() {
+  unique_fd mine, theirs;
+  throw_if(make_socket_pair(mine, theirs), "seam::session::open_channel");
+  const int raw = theirs.get();
+  throw_if(send(frame_kind::channel, {}, {&raw, 1}), "seam::session::open_channel");
+  std::weak_ptr<session_core> self = weak_from_this();
+  return channel(std::move(mine), [self](const handle<std::byte>& h) {
+    auto core = self.lock();
+    return core ? core->check(h) : std::error_code(errc::peer_closed);
+  });
+}
+
+channel session_core::accept_channel(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(m_mutex);
+  auto ready = [&] { return !m_channels.empty() || !m_open; };
+  if (timeout.count() < 0) {
+    m_changed.wait(lock, ready);
+  } else if (!m_changed.wait_for(lock, timeout, ready)) {
+    throw std::system_error(errc::timed_out, "seam::session::accept_channel");
+  }
+  if (m_channels.empty()) throw std::system_error(errc::peer_closed, "seam::session::accept_channel");
+  unique_fd fd = std::move(m_channels.front());
+  m_channels.pop_front();
+  lock.unlock();
+  size_buffers(fd.get());
+  std::weak_ptr<session_core> self = weak_from_this();
+  return channel(std::move(fd), [self](const handle<std::byte>& h) {
+    auto core = self.lock();
+    return core ? core->check(h) : std::error_code(errc::peer_closed);
+  });
+}
+
+handle<std::byte> session_core::lend(const void* p, std::size_t size,
+                                     std::function<void()> release) {
+  std::lock_guard lock(m_mutex);
+  if (!m_open) throw std::system_error(errc::peer_closed, "seam::session::lend");
+  auto it = std::find_if(m_lendable.begin(), m_lendable.end(),
+                         [&](seam::arena* a) { return a->contains(p, size); });
+  if (it == m_lendable.end()) throw std::system_error(errc::not_in_arena, "seam::session::lend");
+  if (m_lent.load(std::memory_order_relaxed) >= m_options.max_lends) {
+    throw std::system_error(errc::lend_limit, "seam::session::lend");
+  }
+  const handle<std::byte> h = (*it)->handle_of(static_cast<const std::byte*>(p));
+  auto& entry = m_lends[h];
+  if (entry.count++ == 0) entry.release = std::move(release);
+  m_lent.fetch_add(1, std::memory_order_relaxed);
+  return h;
+}
+
+std::shared_ptr<const arena_view> session_core::peer_view(std::uint64_t arena_id) const {
+  std::lock_guard lock(m_mutex);
+  for (const auto& v : m_peer_views) {
+    if (v->id() == arena_id) return v;
+  }
+  return nullptr;
+}
+
+std::error_code session_core::check(const handle<std::byte>& h) const {
+  std::lock_guard lock(m_mutex);
+  for (const auto& v : m_peer_views) {
+    if (v->id() == h.arena_id) {
+      std::error_code ec;
+      v->get(h, ec);
+      return ec;
+    }
+  }
+  // The peer may also hand back handles into our own arenas.
+  for (const seam::arena* a : m_lendable) {
+    if (a->id() == h.arena_id) {
+      return a->contains(a->base() + h.offset) && h.offset >= 4096
+                 ? std::error_code()
+                 : std::error_code(errc::handle_out_of_range);
+    }
+  }
+  return errc::unknown_arena;
+}
+
+void session_core::queue_release(handle<std::byte> h) noexcept {
+  bool first = false;
+  {
+    std::lock_guard lock(m_mutex);
+    if (!m_open) return;
+    try {
+      first = m_releases.empty();
+      m_releases.push_back(h);
+    } catch (...) {
+      return;  // out of memory: the lend stays until the session closes
+    }
+  }
+  // One wake-up per batch: while the thread has not drained the list, later releases join it.
+  if (first) wake();
+}
+
+std::error_code session_core::flush_releases() noexcept {
+  std::vector<handle<std::byte>> batch;
+  {
+    std::lock_guard lock(m_mutex);
+    batch.swap(m_releases);
+  }
+  constexpr std::size_t per_packet = (max_packet - sizeof(frame_header)) / sizeof(handle<std::byte>);
+  for (std::size_t i = 0; i < batch.size(); i += per_packet) {
+    const std::size_t n = std::min(per_packet, batch.size() - i);
+    if (auto ec = send(frame_kind::release, {batch.data() + i, n}, {})) return ec;
+  }
+  return {};
+}
+
+std::error_code session_core::dispatch(frame& f) {
+  switch (f.kind) {
+    case frame_kind::channel: {
+      if (f.fds.size() != 1 || !f.handles.empty() || !f.bytes.empty()) return errc::protocol_error;
+      {
+        std::lock_guard lock(m_mutex);
+        m_channels.push_back(std::move(f.fds[0]));
+      }
+      m_changed.notify_all();
+      return {};
+    }
+    case frame_kind::share: {
+      if (f.fds.size() != 1 || !f.handles.empty() || !f.bytes.empty()) return errc::protocol_error;
+      std::error_code ec;
+      auto view = std::make_shared<const arena_view>(arena_view::open(f.fds[0].get(), ec));
+      if (ec) return ec;
+      std::lock_guard lock(m_mutex);
+      for (const auto& v : m_peer_views) {
+        if (v->id() == view->id()) return errc::protocol_error;
+      }
+      m_peer_views.push_back(std::move(view));
+      return {};
+    }
+    case frame_kind::release: {
+      if (!f.fds.empty() || !f.bytes.empty() || f.handles.empty()) return errc::protocol_error;
+      std::vector<std::function<void()>> released;
+      {
+        std::lock_guard lock(m_mutex);
+        for (const auto& h : f.handles) {
+          auto it = m_lends.find(h);
+          // Releasing what was never lent (or twice) is a broken or hostile peer.
+          if (it == m_lends.end()) return errc::protocol_error;
+          m_lent.fetch_sub(1, std::memory_order_relaxed);
+          if (--it->second.count == 0) {
+            released.push_back(std::move(it->second.release));
+            m_lends.erase(it);
+          }
+        }
+      }
+      for (auto& r : released) {
+        if (r) r();
+      }
+      // Freed blocks would otherwise wait in this thread's caches, which rarely allocate.
+      if (!released.empty()) {
+        std::lock_guard lock(m_mutex);
+        for (seam::arena* a : m_lendable) a->flush_thread_cache();
+      }
+      return {};
+    }
+    default:
+      return errc::protocol_error;
+  }
+}
+
+void session_core::run() noexcept {
+  std::unique_ptr<std::byte[]> buffer(new (std::nothrow) std::byte[max_packet]);
+  if (!buffer) {
+    close(std::make_error_code(std::errc::not_enough_memory));
+    return;
+  }
+  for (;;) {
+    pollfd fds[2] = {{m_socket.get(), POLLIN, 0}, {m_wake.get(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) continue;  // EINTR
+    if (fds[1].revents & POLLIN) {
+      std::uint64_t count;
+      [[maybe_unused]] ssize_t r = ::read(m_wake.get(), &count, sizeof count);
+      {
+        std::lock_guard lock(m_mutex);
+        if (m_stop) return;
+        if (!m_open) continue;  // closed locally: wait for the stop
+      }
+      if (auto ec = flush_releases()) close(ec);
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      if (!is_open()) {
+        // Our own shutdown: nothing more to read; wait for the stop without spinning.
+        pollfd w{m_wake.get(), POLLIN, 0};
+        ::poll(&w, 1, -1);
+        continue;
+      }
+      frame f;
+      auto ec = receive_frame(m_socket.get(), f, {buffer.get(), max_packet}, timeout{0});
+      if (ec == errc::would_block) continue;
+      if (!ec) ec = dispatch(f);
+      if (ec) close(ec);
+    }
+  }
+}
+
+}  // namespace seam::detail
