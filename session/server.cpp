@@ -33,8 +33,9 @@ std::error_code last_error() noexcept { return {errno, std::system_category()}; 
 
 // "@seam/<uid>/<app>": per user, so users' names never collide; abstract, so it vanishes with
 // the socket.
-std::error_code make_address(std::string_view app, sockaddr_un& addr, socklen_t& length) {
-  const std::string name = "seam/" + std::to_string(::geteuid()) + "/" + std::string(app);
+std::error_code make_address(std::string_view app, uid_t uid, sockaddr_un& addr,
+                             socklen_t& length) {
+  const std::string name = "seam/" + std::to_string(uid) + "/" + std::string(app);
   if (app.empty() || app.find('\0') != std::string_view::npos ||
       name.size() + 1 > sizeof addr.sun_path) {
     return std::make_error_code(std::errc::invalid_argument);
@@ -116,7 +117,8 @@ session session::connect(std::string_view app, duration timeout, const session_o
   const auto deadline = clock::now() + (timeout.count() < 0 ? std::chrono::hours(24 * 365) : timeout);
   sockaddr_un addr;
   socklen_t length;
-  if ((ec = make_address(app, addr, length))) return {};
+  const uid_t uid = options.server_uid == static_cast<uid_t>(-1) ? ::geteuid() : options.server_uid;
+  if ((ec = make_address(app, uid, addr, length))) return {};
   unique_fd fd{::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)};
   if (!fd) return ec = last_error(), session{};
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), length) != 0) {
@@ -132,9 +134,11 @@ session session::connect(std::string_view app, duration timeout, const session_o
   }
   auto own = make_arena(options, "seam-session", ec);
   if (!own) return {};
-  if ((ec = send_hello(fd.get(), detail::frame_kind::hello, *own, left_until(deadline)))) {
-    return {};
-  }
+  // A server that refuses us may answer and hang up before our hello arrives: then the send
+  // fails, but its answer is still queued for us and says why.
+  const std::error_code sent =
+      send_hello(fd.get(), detail::frame_kind::hello, *own, left_until(deadline));
+  if (sent && sent != errc::peer_closed) return ec = sent, session{};
   std::unique_ptr<std::byte[]> buffer(new (std::nothrow) std::byte[detail::max_packet]);
   if (!buffer) return ec = std::make_error_code(std::errc::not_enough_memory), session{};
   detail::frame f;
@@ -148,6 +152,7 @@ session session::connect(std::string_view app, duration timeout, const session_o
                                                                      : errc::refused;
     return {};
   }
+  if (sent) return ec = sent, session{};
   arena_view peer;
   if ((ec = open_peer(f, detail::frame_kind::welcome, peer))) return {};
   try {
@@ -166,7 +171,7 @@ session_server::session_server(std::string_view app, server_options options)
     : m_options(std::move(options)) {
   sockaddr_un addr;
   socklen_t length;
-  throw_if(make_address(app, addr, length), "seam::session_server: name");
+  throw_if(make_address(app, ::geteuid(), addr, length), "seam::session_server: name");
   m_listener.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!m_listener) throw std::system_error(last_error(), "seam::session_server: socket");
   if (::bind(m_listener.get(), reinterpret_cast<const sockaddr*>(&addr), length) != 0) {

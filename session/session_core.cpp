@@ -68,6 +68,12 @@ void session_core::close(std::error_code reason) noexcept {
     for (seam::arena* a : m_lendable) a->flush_thread_cache();
   }
   if (callback) callback(reason);
+  {
+    // Only now is the close complete: waiters see every lend released.
+    std::lock_guard lock(m_mutex);
+    m_closed = true;
+  }
+  m_changed.notify_all();
 }
 
 bool session_core::is_open() const {
@@ -94,10 +100,10 @@ void session_core::on_close(std::function<void(std::error_code)> callback) {
 bool session_core::wait_closed(std::chrono::milliseconds timeout) const {
   std::unique_lock lock(m_mutex);
   if (timeout.count() < 0) {
-    m_changed.wait(lock, [&] { return !m_open; });
+    m_changed.wait(lock, [&] { return m_closed; });
     return true;
   }
-  return m_changed.wait_for(lock, timeout, [&] { return !m_open; });
+  return m_changed.wait_for(lock, timeout, [&] { return m_closed; });
 }
 
 std::error_code session_core::send(frame_kind kind, std::span<const handle<std::byte>> handles,

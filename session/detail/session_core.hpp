@@ -83,6 +83,7 @@ class session_core : public std::enable_shared_from_this<session_core> {
   mutable std::mutex m_mutex;
   mutable std::condition_variable m_changed;
   bool m_open = true;
+  bool m_closed = false;  // the close finished: lends released, on_close called
   bool m_stop = false;
   std::error_code m_reason;
   std::function<void(std::error_code)> m_on_close;

@@ -28,6 +28,9 @@ struct borrow_token;
 
 /// Settings of one side of a session.
 struct session_options {
+  /// For `connect`: the user id the server runs as; by default the caller's effective uid.
+  /// (Server names are per user: `@seam/<uid>/<app>`.)
+  uid_t server_uid = static_cast<uid_t>(-1);
   /// Address space of the session's own arena (sparse; see `arena_options`).
   std::size_t arena_capacity = std::size_t{64} << 30;
   /// Longest wait for the other side's half of the handshake.
@@ -68,7 +71,8 @@ class session {
   session& operator=(session&&) noexcept;
   ~session();
 
-  /// Connects to the server listening as `app` for this user. Throws `std::system_error`:
+  /// Connects to the server listening as `app` for this user (or `options.server_uid`).
+  /// Throws `std::system_error`:
   /// `errc::no_such_server`, `errc::refused`, `errc::version_mismatch`, `errc::timed_out`.
   static session connect(std::string_view app, duration timeout = std::chrono::seconds(5),
                          const session_options& options = {});
