@@ -52,7 +52,6 @@ void session_core::close(std::error_code reason) noexcept {
     m_open = false;
     m_reason = reason;
     lends.swap(m_lends);
-    m_lent.store(0, std::memory_order_relaxed);
     m_channels.clear();
     callback = std::move(m_on_close);
   }
@@ -63,9 +62,13 @@ void session_core::close(std::error_code reason) noexcept {
   for (auto& [h, entry] : lends) {
     if (entry.release) entry.release();
   }
-  if (!lends.empty()) {
+  {
     std::lock_guard lock(m_mutex);
-    for (seam::arena* a : m_lendable) a->flush_thread_cache();
+    if (!lends.empty()) {
+      for (seam::arena* a : m_lendable) a->flush_thread_cache();
+    }
+    // Zero only now, so that a zero count means the memory is back too.
+    m_lent.store(0, std::memory_order_relaxed);
   }
   if (callback) callback(reason);
   {
@@ -264,7 +267,6 @@ std::error_code session_core::dispatch(frame& f) {
           auto it = m_lends.find(h);
           // Releasing what was never lent (or twice) is a broken or hostile peer.
           if (it == m_lends.end()) return errc::protocol_error;
-          m_lent.fetch_sub(1, std::memory_order_relaxed);
           if (--it->second.count == 0) {
             released.push_back(std::move(it->second.release));
             m_lends.erase(it);
@@ -275,10 +277,13 @@ std::error_code session_core::dispatch(frame& f) {
         if (r) r();
       }
       // Freed blocks would otherwise wait in this thread's caches, which rarely allocate.
+      std::lock_guard lock(m_mutex);
       if (!released.empty()) {
-        std::lock_guard lock(m_mutex);
         for (seam::arena* a : m_lendable) a->flush_thread_cache();
       }
+      // Counted down last, so that a zero count means the memory is back too. (A close in
+      // progress zeroes the count itself once it has released the rest.)
+      if (m_open) m_lent.fetch_sub(f.handles.size(), std::memory_order_relaxed);
       return {};
     }
     default:

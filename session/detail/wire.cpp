@@ -130,7 +130,7 @@ std::error_code receive_frame(int fd, frame& out, std::span<std::byte> buffer,
   }
   out.kind = static_cast<frame_kind>(header.kind);
   out.handles.resize(header.handles);
-  std::memcpy(out.handles.data(), buffer.data() + sizeof header, handle_bytes);
+  if (handle_bytes != 0) std::memcpy(out.handles.data(), buffer.data() + sizeof header, handle_bytes);
   out.bytes.assign(buffer.begin() + static_cast<std::ptrdiff_t>(sizeof header + handle_bytes),
                    buffer.begin() + n);
   return {};
