@@ -96,6 +96,17 @@ arena::~arena() { unregister_arena(this); }
 
 void* arena::allocate(std::size_t size, std::size_t alignment) {
   if (void* p = allocate(size, alignment, std::nothrow)) return p;
+  throw_allocation_failure(alignment);
+}
+
+void* arena::allocate_zeroed(std::size_t size, std::size_t alignment) {
+  if (alignment != 0 && (alignment & (alignment - 1)) == 0 && alignment <= m_core->capacity) {
+    if (void* p = m_core->heap->allocate(size, alignment, true)) return p;
+  }
+  throw_allocation_failure(alignment);
+}
+
+void arena::throw_allocation_failure(std::size_t alignment) const {
   if (m_core->heap->forked()) {
     throw std::system_error(errc::forked_child, "seam::arena::allocate");
   }
@@ -110,7 +121,7 @@ void* arena::allocate(std::size_t size, std::size_t alignment, std::nothrow_t) n
   if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > m_core->capacity) {
     return nullptr;
   }
-  return m_core->heap->allocate(size, alignment);
+  return m_core->heap->allocate(size, alignment, false);
 }
 
 void arena::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept {

@@ -49,6 +49,8 @@ handle<std::byte> session::lend_bytes(const void* p, std::size_t size,
   return core_of(m_core).lend(p, size, std::move(release));
 }
 
+void session::unlend_bytes(handle<std::byte> h) { core_of(m_core).release_local(h); }
+
 std::shared_ptr<detail::borrow_token> session::borrow_bytes(std::uint64_t arena_id,
                                                             std::uint64_t offset, std::size_t size,
                                                             std::size_t alignment,

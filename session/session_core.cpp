@@ -62,9 +62,11 @@ void session_core::close(std::error_code reason) noexcept {
   for (auto& [h, entry] : lends) {
     if (entry.release) entry.release();
   }
+  const bool freed = !lends.empty();
+  lends.clear();  // what the releases captured (e.g. a message's segments) goes now too
   {
     std::lock_guard lock(m_mutex);
-    if (!lends.empty()) {
+    if (freed) {
       for (seam::arena* a : m_lendable) a->flush_thread_cache();
     }
     // Zero only now, so that a zero count means the memory is back too.
@@ -258,37 +260,52 @@ std::error_code session_core::dispatch(frame& f) {
       m_peer_views.push_back(std::move(view));
       return {};
     }
-    case frame_kind::release: {
+    case frame_kind::release:
       if (!f.fds.empty() || !f.bytes.empty() || f.handles.empty()) return errc::protocol_error;
-      std::vector<std::function<void()>> released;
-      {
-        std::lock_guard lock(m_mutex);
-        for (const auto& h : f.handles) {
-          auto it = m_lends.find(h);
-          // Releasing what was never lent (or twice) is a broken or hostile peer.
-          if (it == m_lends.end()) return errc::protocol_error;
-          if (--it->second.count == 0) {
-            released.push_back(std::move(it->second.release));
-            m_lends.erase(it);
-          }
-        }
-      }
-      for (auto& r : released) {
-        if (r) r();
-      }
-      // Freed blocks would otherwise wait in this thread's caches, which rarely allocate.
-      std::lock_guard lock(m_mutex);
-      if (!released.empty()) {
-        for (seam::arena* a : m_lendable) a->flush_thread_cache();
-      }
-      // Counted down last, so that a zero count means the memory is back too. (A close in
-      // progress zeroes the count itself once it has released the rest.)
-      if (m_open) m_lent.fetch_sub(f.handles.size(), std::memory_order_relaxed);
-      return {};
-    }
+      // Releasing what was never lent (or twice) is a broken or hostile peer.
+      return release(f.handles) ? std::error_code() : std::error_code(errc::protocol_error);
     default:
       return errc::protocol_error;
   }
+}
+
+bool session_core::release(std::span<const handle<std::byte>> handles) {
+  std::vector<std::function<void()>> released;
+  std::size_t counted = 0;
+  bool valid = true;
+  {
+    std::lock_guard lock(m_mutex);
+    for (const auto& h : handles) {
+      auto it = m_lends.find(h);
+      if (it == m_lends.end()) {
+        valid = false;
+        break;
+      }
+      ++counted;
+      if (--it->second.count == 0) {
+        released.push_back(std::move(it->second.release));
+        m_lends.erase(it);
+      }
+    }
+  }
+  for (auto& r : released) {
+    if (r) r();
+  }
+  const bool freed = !released.empty();
+  released.clear();  // what the releases captured (e.g. a message's segments) goes now too
+  std::lock_guard lock(m_mutex);
+  // Freed blocks would otherwise wait in this thread's caches, which rarely allocate.
+  if (freed) {
+    for (seam::arena* a : m_lendable) a->flush_thread_cache();
+  }
+  // Counted down last, so that a zero count means the memory is back too. (A close in
+  // progress zeroes the count itself once it has released the rest.)
+  if (m_open) m_lent.fetch_sub(counted, std::memory_order_relaxed);
+  return valid;
+}
+
+void session_core::release_local(handle<std::byte> h) {
+  if (!release({&h, 1})) throw std::system_error(errc::not_in_arena, "seam::session::unlend");
 }
 
 void session_core::run() noexcept {

@@ -230,10 +230,10 @@ int heap::flags(std::size_t size, std::size_t alignment) noexcept {
   return f;
 }
 
-void* heap::allocate(std::size_t size, std::size_t alignment) noexcept {
+void* heap::allocate(std::size_t size, std::size_t alignment, bool zero) noexcept {
   if (forked()) return nullptr;
   if (size == 0) size = 1;
-  return mallocx(size, flags(size, alignment) | MALLOCX_ARENA(m_index));
+  return mallocx(size, flags(size, alignment) | MALLOCX_ARENA(m_index) | (zero ? MALLOCX_ZERO : 0));
 }
 
 void heap::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept {

@@ -39,7 +39,7 @@ class heap {
   /// True in a process forked from the one that created the heap.
   bool forked() const noexcept;
 
-  void* allocate(std::size_t size, std::size_t alignment) noexcept;
+  void* allocate(std::size_t size, std::size_t alignment, bool zero) noexcept;
   void deallocate(void* p, std::size_t size, std::size_t alignment) noexcept;
   std::size_t expand(void* p, std::size_t min_size, std::size_t preferred_size) noexcept;
   static std::size_t usable_size(const void* p) noexcept;

@@ -5,3 +5,4 @@
 #include "seam/arena.hpp"
 #include "seam/containers.hpp"
 #include "seam/session.hpp"
+#include "seam/channel.hpp"

@@ -46,6 +46,8 @@ class session_core : public std::enable_shared_from_this<session_core> {
   std::size_t lent_count() const noexcept { return m_lent.load(std::memory_order_relaxed); }
   /// The peer's arena `arena_id`, or null.
   std::shared_ptr<const arena_view> peer_view(std::uint64_t arena_id) const;
+  /// Releases one lend of `h` as if the peer had (for a lend whose send failed).
+  void release_local(handle<std::byte> h);
   /// Remembers that `h` is no longer borrowed; the session thread tells the peer soon.
   void queue_release(handle<std::byte> h) noexcept;
   /// Checks a handle received on a channel of this session.
@@ -68,6 +70,8 @@ class session_core : public std::enable_shared_from_this<session_core> {
 
   void run() noexcept;
   std::error_code dispatch(frame& f);
+  /// Releases one lend of each handle; false if one was never lent.
+  bool release(std::span<const handle<std::byte>> handles);
   std::error_code flush_releases() noexcept;
   std::error_code send(frame_kind kind, std::span<const handle<std::byte>> handles,
                        std::span<const int> fds) noexcept;

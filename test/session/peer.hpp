@@ -18,6 +18,7 @@ inline std::string unique_app() {
   return "test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
 }
 
+#ifdef SEAM_SESSION_PEER
 /// session_peer running `mode` against `app`; its stdout lines come through `line()`.
 struct peer {
   process proc;
@@ -34,6 +35,7 @@ struct peer {
     return read_line(out.read_end.get(), timeout);
   }
 };
+#endif
 
 /// Waits up to `timeout` for `condition()`; returns its last value. For state that another
 /// process changes through a session thread (no event to wait on in the public API).

@@ -76,6 +76,9 @@ class arena {
   void* allocate(std::size_t size, std::size_t alignment = default_alignment);
   /// As `allocate`, but returns nullptr on any failure.
   void* allocate(std::size_t size, std::size_t alignment, std::nothrow_t) noexcept;
+  /// As `allocate`, with the block's bytes zero. Memory fresh from the kernel is known to be
+  /// zero and is not written, so a large zeroed block costs no more than a plain one.
+  void* allocate_zeroed(std::size_t size, std::size_t alignment = default_alignment);
   /// Frees a block of this arena. `size` and `alignment`, when given, must be those of the
   /// allocation (they let jemalloc skip a lookup); 0 means unknown. Ignored in a forked child.
   void deallocate(void* p, std::size_t size = 0,
@@ -144,6 +147,7 @@ class arena {
   std::size_t capacity() const noexcept;
 
  private:
+  [[noreturn]] void throw_allocation_failure(std::size_t alignment) const;
   std::uint64_t offset_of(const void* p, std::size_t size) const;
   void* resolve(std::uint64_t id, std::uint64_t offset, std::size_t size,
                 std::size_t alignment) const;

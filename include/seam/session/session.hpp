@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -122,6 +123,12 @@ class session {
   handle<T> lend(T* p, std::function<void()> on_release) {
     return lend_bytes(p, sizeof(T), std::move(on_release)).template as<T>();
   }
+  /// Takes back one lend of `h` that never reached the peer (its send failed), releasing it
+  /// as the peer would have.
+  template <class T>
+  void unlend(handle<T> h) {
+    unlend_bytes(h.template as<std::byte>());
+  }
   /// Lends outstanding (each `lend` counts until released).
   std::size_t lent_count() const noexcept;
 
@@ -136,11 +143,19 @@ class session {
   const T* get(handle<T> h) const {
     return static_cast<const T*>(peer_object(h.arena_id, h.offset, sizeof(T), alignof(T)));
   }
+  /// `count` consecutive objects of the peer's arenas starting at `h`, checked to lie inside.
+  template <class T>
+  std::span<const T> get(handle<T> h, std::size_t count) const {
+    if (count > SIZE_MAX / sizeof(T)) throw std::system_error(errc::handle_out_of_range, "seam::session::get");
+    const void* p = peer_object(h.arena_id, h.offset, sizeof(T) * count, alignof(T));
+    return {static_cast<const T*>(p), count};
+  }
 
  private:
   friend class session_server;
   explicit session(std::shared_ptr<detail::session_core> core) noexcept;
   handle<std::byte> lend_bytes(const void* p, std::size_t size, std::function<void()> release);
+  void unlend_bytes(handle<std::byte> h);
   std::shared_ptr<detail::borrow_token> borrow_bytes(std::uint64_t arena_id, std::uint64_t offset,
                                                      std::size_t size, std::size_t alignment,
                                                      const void*& object);

@@ -1,0 +1,105 @@
+#pragma once
+/// \file
+/// `seam::capnp::channel`: Cap'n Proto messages between two processes, by handle (zero copy)
+/// or by Cap'n Proto's stream serialization (copying), with request/response correlation.
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <utility>
+
+#include "seam/arena/unique_fd.hpp"
+#include "seam/channel/message.hpp"
+#include "seam/session/channel.hpp"
+#include "seam/session/session.hpp"
+
+namespace seam::capnp {
+
+/// A request received by a server, to answer with `channel::reply`.
+struct incoming_request {
+  std::uint64_t id = 0;
+  message_reader message;
+};
+
+/// A response typed by its schema.
+template <class Schema>
+struct response {
+  message_reader message;
+  typename Schema::Reader root() { return message.root<Schema>(); }
+};
+
+/// Carries Cap'n Proto messages over a `seam::channel`.
+///
+/// Zero copy (made from a session and one of its channels): `send` puts only the handle of the
+/// message's segment table on the wire and lends the message; the receiver reads the segments
+/// in place, read-only, after checking the table (count, bounds, alignment: it is input from
+/// another process), and releases the lend when its `message_reader` goes. A 1 GiB message
+/// costs what a 100-byte one does.
+///
+/// Copying (`channel::copying` over a stream socket): the same API with Cap'n Proto's standard
+/// stream serialization, for peers that cannot map the arena, and as a baseline.
+///
+/// Request/response: `request` sends with a fresh correlation id and waits for the response
+/// with that id; a late response to an earlier request (which timed out) is dropped and counted
+/// in `stale_responses()`; anything else out of place is `errc::protocol_error`.
+///
+/// Not thread-safe: one thread uses a channel at a time. Private memory.
+class channel {
+ public:
+  using duration = std::chrono::milliseconds;
+  static constexpr duration forever = seam::channel::forever;
+
+  /// Zero copy over `ch`, a channel of `session`.
+  channel(seam::session& session, seam::channel ch, reader_options options = {});
+  /// Copying over a connected stream socket (`AF_UNIX, SOCK_STREAM`).
+  static channel copying(unique_fd stream_socket, reader_options options = {});
+
+  channel(channel&&) noexcept = default;
+  channel& operator=(channel&&) noexcept = default;
+
+  /// Sends a one-way message (and `fds`, zero copy only). The builder may be sent again, to
+  /// this or other channels; its segments stay alive until every receiver let go.
+  void send(message_builder& message, std::span<const int> fds = {},
+            duration timeout = seam::channel::default_send_timeout);
+  /// Receives the next one-way message.
+  message_reader receive_message(duration timeout = forever);
+
+  /// Sends `message` as a request and waits up to `timeout` for its response.
+  message_reader request(message_builder& message, duration timeout);
+  template <class Schema>
+  response<Schema> request(message_builder& message, duration timeout) {
+    return {request(message, timeout)};
+  }
+  /// Server side: waits for the next request.
+  incoming_request receive_request(duration timeout = forever);
+  /// Server side: answers `to`.
+  void reply(const incoming_request& to, message_builder& message,
+             duration timeout = seam::channel::default_send_timeout);
+
+  /// Late responses dropped so far.
+  std::size_t stale_responses() const noexcept { return m_stale; }
+  bool zero_copy() const noexcept { return m_session != nullptr; }
+  /// The socket, for readiness (epoll/Asio).
+  int native_handle() const noexcept;
+
+ private:
+  enum class kind : std::uint32_t { oneway = 1, request = 2, response = 3 };
+  struct envelope {
+    kind what;
+    std::uint64_t id;
+    message_reader message;
+  };
+  channel(unique_fd stream_socket, reader_options options);
+  void send_as(kind what, std::uint64_t id, message_builder& message, std::span<const int> fds,
+               duration timeout);
+  envelope receive_any(duration timeout);
+
+  seam::session* m_session = nullptr;  // zero copy when set
+  seam::channel m_channel;
+  unique_fd m_stream;  // copying
+  reader_options m_options;
+  std::uint64_t m_next_id = 1;
+  std::size_t m_stale = 0;
+};
+
+}  // namespace seam::capnp
