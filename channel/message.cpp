@@ -71,11 +71,29 @@ void message_reader::state::open(const reader_options& options) {
 
 namespace detail {
 
+std::error_code check_table(const table_header& header, std::span<const segment_ref> refs,
+                            std::size_t arena_bytes, const reader_options& options) noexcept {
+  constexpr std::uint64_t first_block = 4096;  // the arena's header page holds no segment
+  if (header.count == 0 || header.count > options.max_segments || refs.size() != header.count) {
+    return errc::protocol_error;
+  }
+  for (const auto& ref : refs) {
+    if (ref.words == 0) return errc::protocol_error;
+    if (ref.offset % sizeof(word) != 0) return errc::handle_misaligned;
+    if (ref.offset < first_block || ref.offset > arena_bytes ||
+        ref.words > (arena_bytes - ref.offset) / sizeof(word)) {
+      return errc::handle_out_of_range;
+    }
+  }
+  return {};
+}
+
 std::unique_ptr<message_reader::state> open_table(seam::session& session,
                                                   handle<std::byte> table,
                                                   const reader_options& options) {
   auto s = std::make_unique<message_reader::state>();
   s->table = session.borrow(table.as<table_header>());
+  const auto view = session.peer_arena(table.arena_id);
   // Copy out of shared memory first: what is checked is what is used.
   const table_header header = *s->table;
   if (header.count == 0 || header.count > options.max_segments) {
@@ -84,13 +102,12 @@ std::unique_ptr<message_reader::state> open_table(seam::session& session,
   const auto refs_in_arena = session.get(
       handle<segment_ref>{table.arena_id, table.offset + sizeof(table_header)}, header.count);
   const std::vector<segment_ref> refs(refs_in_arena.begin(), refs_in_arena.end());
+  throw_if(check_table(header, refs, view->size(), options), "seam::capnp: bad segment table");
   s->segment_list.reserve(refs.size());
   for (const auto& ref : refs) {
-    if (ref.words == 0) throw std::system_error(errc::protocol_error, "seam::capnp: empty segment");
-    // Bounds, alignment and overflow are checked by the session against the peer's arena.
-    const auto seg = session.get(handle<word>{table.arena_id, ref.offset}, ref.words);
-    s->segment_list.push_back({seg.data(), seg.size()});
-    s->words += seg.size();
+    const auto* start = reinterpret_cast<const word*>(view->base() + ref.offset);
+    s->segment_list.push_back({start, ref.words});
+    s->words += ref.words;
   }
   s->open(options);
   return s;

@@ -11,23 +11,13 @@
 
 #include "seam/arena/error.hpp"
 #include "seam/session/session.hpp"
+#include "session/detail/protocol.hpp"
 #include "session/detail/session_core.hpp"
 
 namespace seam {
 namespace {
 
 using clock = std::chrono::steady_clock;
-
-constexpr std::uint64_t hello_magic = 0x4e4f495353455353;  // "SSESSION"
-constexpr std::uint32_t protocol_version = 1;
-
-// The body of hello and welcome packets (each also carries the sender's arena fd).
-struct hello_body {
-  std::uint64_t magic;
-  std::uint32_t version;
-  std::uint32_t pid;
-  std::uint64_t arena_id;
-};
 
 std::error_code last_error() noexcept { return {errno, std::system_category()}; }
 
@@ -68,22 +58,16 @@ std::error_code send_hello(int fd, detail::frame_kind kind, const arena& own,
   std::error_code ec;
   unique_fd shared = own.share(ec);
   if (ec) return ec;
-  const hello_body body{hello_magic, protocol_version, static_cast<std::uint32_t>(::getpid()),
-                        own.id()};
+  const detail::hello_body body{detail::hello_magic, detail::protocol_version,
+                                static_cast<std::uint32_t>(::getpid()), own.id()};
   const int raw = shared.get();
   return detail::send_frame(fd, kind, {}, bytes_of(body), {&raw, 1}, timeout);
 }
 
 // Checks the peer's hello/welcome and maps its arena.
 std::error_code open_peer(detail::frame& f, detail::frame_kind expected, arena_view& view) {
-  hello_body body{};
-  if (f.kind != expected || f.bytes.size() != sizeof body || f.fds.size() != 1 ||
-      !f.handles.empty()) {
-    return errc::protocol_error;
-  }
-  std::memcpy(&body, f.bytes.data(), sizeof body);
-  if (body.magic != hello_magic) return errc::protocol_error;
-  if (body.version != protocol_version) return errc::version_mismatch;
+  detail::hello_body body{};
+  if (auto ec = detail::decode_hello(f, expected, body)) return ec;
   std::error_code ec;
   view = arena_view::open(f.fds[0].get(), ec);
   if (ec) return ec;

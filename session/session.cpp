@@ -49,6 +49,10 @@ handle<std::byte> session::lend_bytes(const void* p, std::size_t size,
   return core_of(m_core).lend(p, size, std::move(release));
 }
 
+std::shared_ptr<const arena_view> session::peer_arena(std::uint64_t arena_id) const {
+  return core_of(m_core).peer_view(arena_id);
+}
+
 void session::unlend_bytes(handle<std::byte> h) { core_of(m_core).release_local(h); }
 
 std::shared_ptr<detail::borrow_token> session::borrow_bytes(std::uint64_t arena_id,

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "seam/arena/error.hpp"
+#include "session/detail/protocol.hpp"
 
 namespace seam::detail {
 
@@ -238,9 +239,9 @@ std::error_code session_core::flush_releases() noexcept {
 }
 
 std::error_code session_core::dispatch(frame& f) {
+  if (auto ec = check_control(f)) return ec;
   switch (f.kind) {
     case frame_kind::channel: {
-      if (f.fds.size() != 1 || !f.handles.empty() || !f.bytes.empty()) return errc::protocol_error;
       {
         std::lock_guard lock(m_mutex);
         m_channels.push_back(std::move(f.fds[0]));
@@ -249,7 +250,6 @@ std::error_code session_core::dispatch(frame& f) {
       return {};
     }
     case frame_kind::share: {
-      if (f.fds.size() != 1 || !f.handles.empty() || !f.bytes.empty()) return errc::protocol_error;
       std::error_code ec;
       auto view = std::make_shared<const arena_view>(arena_view::open(f.fds[0].get(), ec));
       if (ec) return ec;
@@ -261,7 +261,6 @@ std::error_code session_core::dispatch(frame& f) {
       return {};
     }
     case frame_kind::release:
-      if (!f.fds.empty() || !f.bytes.empty() || f.handles.empty()) return errc::protocol_error;
       // Releasing what was never lent (or twice) is a broken or hostile peer.
       return release(f.handles) ? std::error_code() : std::error_code(errc::protocol_error);
     default:

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <system_error>
 #include <vector>
 
@@ -57,6 +58,12 @@ struct message_reader::state {
 }  // namespace seam::capnp
 
 namespace seam::capnp::detail {
+
+/// Checks a segment table copied out of the peer's arena of `arena_bytes` bytes: a bounded,
+/// non-zero count, and each segment non-empty, 8-byte aligned and inside the arena (past its
+/// header), with no overflow. Pure: the fuzzers call it directly.
+std::error_code check_table(const table_header& header, std::span<const segment_ref> refs,
+                            std::size_t arena_bytes, const reader_options& options) noexcept;
 
 /// Reads and checks the segment table that `table` names in the peer's arena: the table is
 /// copied out of shared memory before it is checked (the sender could change it meanwhile),

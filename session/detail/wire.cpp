@@ -83,6 +83,7 @@ std::error_code receive_frame(int fd, frame& out, std::span<std::byte> buffer,
   iovec iov{buffer.data(), buffer.size()};
   msghdr msg{};
   ssize_t n = 0;
+  bool reset_seen = false;
   const auto deadline = clock::now() + (wait.count() > 0 ? wait : timeout{0});
   for (;;) {
     msg = {};
@@ -93,7 +94,15 @@ std::error_code receive_frame(int fd, frame& out, std::span<std::byte> buffer,
     n = ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
     if (n >= 0) break;
     if (errno == EINTR) continue;
-    if (errno == ECONNRESET) return errc::peer_closed;
+    if (errno == ECONNRESET) {
+      // The peer closed with our packets unread. Its last packets may still be queued for us
+      // (a refusal says why it hung up): the error is reported once, so read on.
+      if (!reset_seen) {
+        reset_seen = true;
+        continue;
+      }
+      return errc::peer_closed;
+    }
     if (errno != EAGAIN) return last_error();
     if (auto ec = wait_for(fd, POLLIN, wait, deadline)) return ec;
   }
@@ -120,19 +129,32 @@ std::error_code receive_frame(int fd, frame& out, std::span<std::byte> buffer,
     return refuse(out.fds.size() >= max_fds ? errc::too_many_fds
                                             : std::make_error_code(std::errc::too_many_files_open));
   }
-  const auto size = static_cast<std::size_t>(n);
-  frame_header header;
-  if (size < sizeof header) return refuse(errc::protocol_error);
-  std::memcpy(&header, buffer.data(), sizeof header);
-  const std::size_t handle_bytes = std::size_t{header.handles} * sizeof(handle<std::byte>);
-  if (size != sizeof header + handle_bytes + header.bytes || header.fds != out.fds.size()) {
-    return refuse(errc::protocol_error);
+  if (auto ec = decode_frame({buffer.data(), static_cast<std::size_t>(n)}, out.fds.size(), out)) {
+    return refuse(ec);
   }
-  out.kind = static_cast<frame_kind>(header.kind);
-  out.handles.resize(header.handles);
-  if (handle_bytes != 0) std::memcpy(out.handles.data(), buffer.data() + sizeof header, handle_bytes);
-  out.bytes.assign(buffer.begin() + static_cast<std::ptrdiff_t>(sizeof header + handle_bytes),
-                   buffer.begin() + n);
+  return {};
+}
+
+std::error_code decode_frame(std::span<const std::byte> packet, std::size_t fds,
+                             frame& out) noexcept {
+  frame_header header;
+  if (packet.size() < sizeof header) return errc::protocol_error;
+  std::memcpy(&header, packet.data(), sizeof header);
+  const std::size_t handle_bytes = std::size_t{header.handles} * sizeof(handle<std::byte>);
+  if (packet.size() != sizeof header + handle_bytes + header.bytes || header.fds != fds) {
+    return errc::protocol_error;
+  }
+  try {
+    out.kind = static_cast<frame_kind>(header.kind);
+    out.handles.resize(header.handles);
+    if (handle_bytes != 0) {
+      std::memcpy(out.handles.data(), packet.data() + sizeof header, handle_bytes);
+    }
+    out.bytes.assign(packet.begin() + static_cast<std::ptrdiff_t>(sizeof header + handle_bytes),
+                     packet.end());
+  } catch (const std::bad_alloc&) {
+    return std::make_error_code(std::errc::not_enough_memory);
+  }
   return {};
 }
 

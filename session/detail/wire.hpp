@@ -65,6 +65,11 @@ std::error_code send_frame(int fd, frame_kind kind, std::span<const handle<std::
 std::error_code receive_frame(int fd, frame& out, std::span<std::byte> buffer,
                               timeout wait) noexcept;
 
+/// Checks one packet's bytes against its header and the number of descriptors that came with
+/// it, and fills `out` (all but its fds). Pure: the fuzzers call it directly.
+std::error_code decode_frame(std::span<const std::byte> packet, std::size_t fds,
+                             frame& out) noexcept;
+
 /// Creates a connected pair of close-on-exec SOCK_SEQPACKET sockets with large buffers.
 std::error_code make_socket_pair(unique_fd& a, unique_fd& b) noexcept;
 

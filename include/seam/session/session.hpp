@@ -123,6 +123,9 @@ class session {
   handle<T> lend(T* p, std::function<void()> on_release) {
     return lend_bytes(p, sizeof(T), std::move(on_release)).template as<T>();
   }
+  /// The peer's arena `arena_id` as mapped here (read-only), or null if the peer never shared
+  /// it. Stays mapped while the returned pointer lives.
+  std::shared_ptr<const arena_view> peer_arena(std::uint64_t arena_id) const;
   /// Takes back one lend of `h` that never reached the peer (its send failed), releasing it
   /// as the peer would have.
   template <class T>
