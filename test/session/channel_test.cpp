@@ -1,9 +1,11 @@
 #include "seam/session/channel.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -155,6 +157,36 @@ TEST(ChannelTest, SenderToAPeerThatNeverReadsTimesOut) {
   for (int i = 0; i < sent - 1; ++i) ASSERT_EQ(b.receive(1s).bytes.size(), chunk.size());
   a.send("after");
   EXPECT_EQ(b.receive(1s).text(), "after");
+}
+
+TEST(ChannelTest, ReceiverOutOfDescriptorsDropsTheMessageAndStaysUsable) {
+  auto [a, b] = local_pair();
+  seam::test::pipe_pair p1, p2, p3;
+  const int fds[] = {p1.read_end.get(), p2.read_end.get(), p3.read_end.get()};
+  a.send(std::as_bytes(std::span("with fds", 8)), fds);
+  a.send("after");
+  // The receiver runs in a child whose descriptor table is full.
+  auto child = seam::test::fork_run([&] {
+    std::vector<seam::unique_fd> fillers;
+    rlimit limit{64, 64};
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) return 10;
+    for (;;) {
+      seam::unique_fd f{::open("/dev/null", O_RDONLY | O_CLOEXEC)};
+      if (!f) break;
+      fillers.push_back(std::move(f));
+    }
+    fillers.pop_back();  // one free slot: fewer than the message carries
+    seam::message m;
+    std::error_code ec;
+    if (b.receive(m, 1s, ec) || ec != std::errc::too_many_files_open) return 1;
+    // The descriptor that did arrive was closed again: the slot is free.
+    seam::unique_fd probe{::open("/dev/null", O_RDONLY | O_CLOEXEC)};
+    if (!probe) return 2;
+    probe.reset();
+    if (!b.receive(m, 1s, ec) || m.text() != "after") return 3;
+    return 0;
+  });
+  EXPECT_EQ(child.wait(), 0);
 }
 
 }  // namespace
