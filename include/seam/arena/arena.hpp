@@ -85,6 +85,7 @@ class arena {
                   std::size_t alignment = default_alignment) noexcept;
   /// Tries to grow the block `p` in place to at least `min_size` bytes, preferring
   /// `preferred_size`. Returns the block's usable size afterwards (unchanged on failure).
+  /// A `min_size` below the block's size shrinks it in place where jemalloc can (large blocks).
   std::size_t expand(void* p, std::size_t min_size, std::size_t preferred_size) noexcept;
   /// The usable size of the live block `p`.
   std::size_t usable_size(const void* p) const noexcept;

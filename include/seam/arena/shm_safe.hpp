@@ -166,7 +166,10 @@ struct require_shm_safe {
 
 }  // namespace detail
 
+// A cv-qualified type asks about the unqualified one, where users' specialisations are.
 template <class T>
-struct shm_safe : std::bool_constant<detail::shm_rules<std::remove_cv_t<T>>::value> {};
+struct shm_safe : std::conditional_t<std::is_same_v<T, std::remove_cv_t<T>>,
+                                     std::bool_constant<detail::shm_rules<T>::value>,
+                                     shm_safe<std::remove_cv_t<T>>> {};
 
 }  // namespace seam
