@@ -8,10 +8,16 @@ namespace seam {
 session::session() noexcept = default;
 session::session(std::shared_ptr<detail::session_core> core) noexcept : m_core(std::move(core)) {}
 session::session(session&&) noexcept = default;
-session& session::operator=(session&&) noexcept = default;
+session& session::operator=(session&& other) noexcept {
+  if (this != &other) {
+    if (m_core) m_core->stop();
+    m_core = std::move(other.m_core);
+  }
+  return *this;
+}
 session::~session() {
-  // Close now even if borrow tokens still hold the core: they only keep memory mapped.
-  if (m_core) m_core->close(std::make_error_code(std::errc::operation_canceled));
+  // Close and stop the thread now: borrow tokens and channels hold the core only weakly.
+  if (m_core) m_core->stop();
 }
 
 namespace {

@@ -26,13 +26,20 @@ session_core::session_core(unique_fd socket, std::unique_ptr<seam::arena> own, a
 }
 
 session_core::~session_core() {
+  stop();
+  // The session's thread holds the core while it runs, so the core can end on that thread
+  // (when a callback dropped the last session): it then finishes by itself.
+  if (m_thread.joinable()) m_thread.detach();
+}
+
+void session_core::stop() noexcept {
   close(std::make_error_code(std::errc::operation_canceled));
   {
     std::lock_guard lock(m_mutex);
     m_stop = true;
   }
   wake();
-  if (m_thread.joinable()) m_thread.join();
+  if (m_thread.joinable() && m_thread.get_id() != std::this_thread::get_id()) m_thread.join();
 }
 
 void session_core::start() {
@@ -308,6 +315,9 @@ void session_core::release_local(handle<std::byte> h) {
 }
 
 void session_core::run() noexcept {
+  // Held until the thread ends: a callback that drops the last session cannot free the core
+  // under this loop.
+  const auto keep = shared_from_this();
   std::unique_ptr<std::byte[]> buffer(new (std::nothrow) std::byte[max_packet]);
   if (!buffer) {
     close(std::make_error_code(std::errc::not_enough_memory));

@@ -31,6 +31,8 @@ class session_core : public std::enable_shared_from_this<session_core> {
 
   /// Starts the thread that reads the peer's control messages.
   void start();
+  /// Closes the session and ends its thread (joined unless called from that thread).
+  void stop() noexcept;
   /// Closes the session for `reason`: once; releases every lend, wakes waiters, calls on_close.
   void close(std::error_code reason) noexcept;
 

@@ -5,6 +5,7 @@
 #include <sys/un.h>
 
 #include <cstring>
+#include <future>
 
 #include "seam/containers/vector.hpp"
 #include "session/detail/wire.hpp"
@@ -177,6 +178,21 @@ TEST(SessionTest, SharedArenaIsReadableByThePeer) {
   EXPECT_EQ(number_of(ch.receive(30s)), 4242u);
   ch.send("bye");
   EXPECT_EQ(client.proc.wait(), 0);
+}
+
+TEST(SessionTest, SessionMayBeDestroyedFromItsOwnCloseCallback) {
+  const auto app = unique_app();
+  seam::session_server server{app};
+  peer client("wait", app);
+  auto held = std::make_unique<seam::session>(server.accept(30s));
+  std::promise<void> destroyed;
+  held->on_close([&](std::error_code) {
+    held.reset();  // on the session's own thread
+    destroyed.set_value();
+  });
+  client.proc.kill(SIGKILL);
+  EXPECT_EQ(destroyed.get_future().wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(held, nullptr);
 }
 
 }  // namespace
