@@ -10,6 +10,7 @@
 
 #include "channel/detail/segments.hpp"
 #include "seam/arena/error.hpp"
+#include "session/detail/wire.hpp"
 
 namespace seam::capnp {
 namespace {
@@ -30,21 +31,6 @@ constexpr std::chrono::seconds stream_stall{10};
 
 [[noreturn]] void fail(std::error_code ec, const char* what) { throw std::system_error(ec, what); }
 
-std::error_code wait_fd(int fd, short events, clock::time_point deadline, bool forever) {
-  for (;;) {
-    int ms = -1;
-    if (!forever) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-      if (left.count() <= 0) return errc::timed_out;
-      ms = static_cast<int>(left.count()) + 1;
-    }
-    pollfd p{fd, events, 0};
-    const int r = ::poll(&p, 1, ms);
-    if (r > 0) return {};
-    if (r < 0 && errno != EINTR) return {errno, std::system_category()};
-  }
-}
-
 // Reads exactly `size` bytes; the first wait is bounded by `timeout`, later ones by the stall
 // limit.
 void read_exact(int fd, void* out, std::size_t size, std::chrono::milliseconds timeout) {
@@ -61,9 +47,10 @@ void read_exact(int fd, void* out, std::size_t size, std::chrono::milliseconds t
     if (n == 0) fail(errc::peer_closed, "seam::capnp::channel::receive");
     if (errno == EINTR) continue;
     if (errno != EAGAIN) fail({errno, std::system_category()}, "seam::capnp::channel::receive");
-    const bool forever = first && timeout.count() < 0;
-    const auto deadline = clock::now() + (first ? timeout : std::chrono::milliseconds(stream_stall));
-    if (auto ec = wait_fd(fd, POLLIN, deadline, forever)) fail(ec, "seam::capnp::channel::receive");
+    const std::chrono::milliseconds wait = first ? timeout : stream_stall;
+    if (auto ec = seam::detail::wait_ready(fd, POLLIN, wait, clock::now() + wait)) {
+      fail(ec, "seam::capnp::channel::receive");
+    }
   }
 }
 
@@ -79,8 +66,7 @@ void write_all(int fd, std::vector<iovec>& iov, std::chrono::milliseconds timeou
       if (errno == EINTR) continue;
       if (errno == EPIPE || errno == ECONNRESET) fail(errc::peer_closed, "seam::capnp::channel::send");
       if (errno != EAGAIN) fail({errno, std::system_category()}, "seam::capnp::channel::send");
-      const bool forever = timeout.count() < 0;
-      if (auto ec = wait_fd(fd, POLLOUT, clock::now() + timeout, forever)) {
+      if (auto ec = seam::detail::wait_ready(fd, POLLOUT, timeout, clock::now() + timeout)) {
         fail(ec, "seam::capnp::channel::send");
       }
       continue;

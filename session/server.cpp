@@ -87,6 +87,25 @@ std::unique_ptr<arena> make_arena(const session_options& options, const char* na
   return nullptr;
 }
 
+// After a successful handshake: the session's state and thread.
+std::shared_ptr<detail::session_core> start_core(unique_fd socket, std::unique_ptr<arena> own,
+                                                 arena_view peer, const ucred& cred,
+                                                 const session_options& options,
+                                                 std::error_code& ec) noexcept {
+  try {
+    auto core = std::make_shared<detail::session_core>(std::move(socket), std::move(own),
+                                                       std::move(peer), cred.pid, cred.uid, options);
+    core->start();
+    ec.clear();
+    return core;
+  } catch (const std::system_error& e) {
+    ec = e.code();
+  } catch (const std::bad_alloc&) {
+    ec = std::make_error_code(std::errc::not_enough_memory);
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 session session::connect(std::string_view app, duration timeout, const session_options& options) {
@@ -139,16 +158,7 @@ session session::connect(std::string_view app, duration timeout, const session_o
   if (sent) return ec = sent, session{};
   arena_view peer;
   if ((ec = open_peer(f, detail::frame_kind::welcome, peer))) return {};
-  try {
-    auto core = std::make_shared<detail::session_core>(std::move(fd), std::move(own),
-                                                       std::move(peer), cred.pid, cred.uid, options);
-    core->start();
-    ec.clear();
-    return session(std::move(core));
-  } catch (const std::system_error& e) {
-    ec = e.code();
-  }
-  return {};
+  return session(start_core(std::move(fd), std::move(own), std::move(peer), cred, options, ec));
 }
 
 session_server::session_server(std::string_view app, server_options options)
@@ -219,17 +229,7 @@ session session_server::accept(duration timeout, std::error_code& ec) noexcept {
       ++m_rejected;
       continue;
     }
-    try {
-      auto core = std::make_shared<detail::session_core>(std::move(conn), std::move(own),
-                                                         std::move(peer), cred.pid, cred.uid,
-                                                         m_options);
-      core->start();
-      ec.clear();
-      return session(std::move(core));
-    } catch (const std::system_error& e) {
-      ec = e.code();
-      return {};
-    }
+    return session(start_core(std::move(conn), std::move(own), std::move(peer), cred, m_options, ec));
   }
 }
 

@@ -16,8 +16,10 @@ using clock = std::chrono::steady_clock;
 
 std::error_code last_error() noexcept { return {errno, std::system_category()}; }
 
-// Waits for `events` on `fd` until `deadline` (or forever). Returns an error on timeout.
-std::error_code wait_for(int fd, short events, timeout wait, clock::time_point deadline) noexcept {
+}  // namespace
+
+std::error_code wait_ready(int fd, short events, timeout wait,
+                           std::chrono::steady_clock::time_point deadline) noexcept {
   if (wait.count() == 0) return errc::would_block;
   for (;;) {
     int ms = -1;
@@ -32,6 +34,8 @@ std::error_code wait_for(int fd, short events, timeout wait, clock::time_point d
     if (r < 0 && errno != EINTR) return last_error();
   }
 }
+
+namespace {
 
 std::error_code map_send_error(int e) noexcept {
   if (e == EPIPE || e == ECONNRESET || e == ENOTCONN) return errc::peer_closed;
@@ -73,7 +77,7 @@ std::error_code send_frame(int fd, frame_kind kind, std::span<const handle<std::
     if (::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) return {};
     if (errno == EINTR) continue;
     if (errno != EAGAIN) return map_send_error(errno);
-    if (auto ec = wait_for(fd, POLLOUT, wait, deadline)) return ec;
+    if (auto ec = wait_ready(fd, POLLOUT, wait, deadline)) return ec;
   }
 }
 
@@ -104,7 +108,7 @@ std::error_code receive_frame(int fd, frame& out, std::span<std::byte> buffer,
       return errc::peer_closed;
     }
     if (errno != EAGAIN) return last_error();
-    if (auto ec = wait_for(fd, POLLIN, wait, deadline)) return ec;
+    if (auto ec = wait_ready(fd, POLLIN, wait, deadline)) return ec;
   }
   // Take ownership of every descriptor that arrived before looking at anything else, so that
   // each error path below closes them.

@@ -53,6 +53,11 @@ struct frame {
 using timeout = std::chrono::milliseconds;
 inline constexpr timeout forever{-1};
 
+/// Waits until `fd` has `events`: not at all if `wait` is zero (`errc::would_block`), forever
+/// if negative, else until `deadline` (`errc::timed_out`).
+std::error_code wait_ready(int fd, short events, timeout wait,
+                           std::chrono::steady_clock::time_point deadline) noexcept;
+
 /// Sends one packet. Waits up to `wait` for room in the peer's queue, then fails with
 /// `errc::timed_out`: a peer that never reads cannot block a sender forever.
 std::error_code send_frame(int fd, frame_kind kind, std::span<const handle<std::byte>> handles,
