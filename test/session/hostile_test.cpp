@@ -17,20 +17,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using seam::test::peer;
+using seam::test::raw_connect;
 using seam::test::unique_app;
-
-seam::unique_fd raw_connect(const std::string& app) {
-  seam::unique_fd fd{::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)};
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  const std::string name = "seam/" + std::to_string(::geteuid()) + "/" + app;
-  std::memcpy(addr.sun_path + 1, name.data(), name.size());
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr),
-                static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())) != 0) {
-    return {};
-  }
-  return fd;
-}
 
 // Waits until the server has dealt with this connection (it closes it).
 bool closed_by_server(int fd) {

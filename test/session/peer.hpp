@@ -1,9 +1,12 @@
 #pragma once
 // Starting session_peer for a test, with a name no other test uses.
 
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -16,6 +19,25 @@ namespace seam::test {
 inline std::string unique_app() {
   static std::atomic<int> counter{0};
   return "test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+/// The abstract address a server named `app` of this user listens on, as the library makes it.
+inline socklen_t server_address(const std::string& app, sockaddr_un& addr) {
+  addr = {};
+  addr.sun_family = AF_UNIX;
+  const std::string name = "seam/" + std::to_string(::geteuid()) + "/" + app;
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());
+  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+}
+
+/// A raw seqpacket connection to the server `app`, for tests that speak bytes the library
+/// would never send. Empty if nobody listens.
+inline unique_fd raw_connect(const std::string& app) {
+  unique_fd fd{::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)};
+  sockaddr_un addr;
+  const socklen_t length = server_address(app, addr);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), length) != 0) return {};
+  return fd;
 }
 
 #ifdef SEAM_SESSION_PEER

@@ -70,13 +70,9 @@ TEST(SessionTest, ConnectTimesOutAgainstAServerThatNeverAnswers) {
   // A listener that never accepts: the kernel completes the connection, nobody answers.
   const auto app = unique_app();
   seam::unique_fd mute{::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)};
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  const std::string name = "seam/" + std::to_string(::geteuid()) + "/" + app;
-  std::memcpy(addr.sun_path + 1, name.data(), name.size());
-  ASSERT_EQ(::bind(mute.get(), reinterpret_cast<sockaddr*>(&addr),
-                   static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())),
-            0);
+  sockaddr_un addr;
+  const socklen_t length = seam::test::server_address(app, addr);
+  ASSERT_EQ(::bind(mute.get(), reinterpret_cast<sockaddr*>(&addr), length), 0);
   ASSERT_EQ(::listen(mute.get(), 4), 0);
   std::error_code ec;
   const auto start = std::chrono::steady_clock::now();
@@ -110,15 +106,8 @@ TEST(SessionTest, AnotherProtocolVersionIsToldSo) {
   seam::session_server server{app};
   // A raw client speaking version 99 of the handshake.
   auto client = seam::test::fork_run([&] {
-    seam::unique_fd fd{::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)};
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    const std::string name = "seam/" + std::to_string(::geteuid()) + "/" + app;
-    std::memcpy(addr.sun_path + 1, name.data(), name.size());
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr),
-                  static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())) != 0) {
-      return 1;
-    }
+    seam::unique_fd fd = seam::test::raw_connect(app);
+    if (!fd) return 1;
     struct {
       std::uint64_t magic = 0x4e4f495353455353;
       std::uint32_t version = 99;
