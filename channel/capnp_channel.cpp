@@ -174,14 +174,14 @@ channel::envelope channel::receive_any(duration timeout) {
   } else {
     seam::message m = m_channel.receive(timeout);
     if (m.bytes.size() != sizeof header || m.handles.size() != 1) {
-      m_channel.close();
+      m_channel.shutdown(errc::protocol_error);
       fail(errc::protocol_error, "seam::capnp::channel::receive: not a Cap'n Proto message");
     }
     std::memcpy(&header, m.bytes.data(), sizeof header);
     try {
       state = detail::open_table(*m_session, m.handles[0], m_options);
     } catch (const std::system_error&) {
-      m_channel.close();  // a peer that sends a bad table is broken or hostile
+      m_channel.shutdown(errc::protocol_error);  // a peer that sends a bad table is broken or hostile
       throw;
     }
     state->fds = std::move(m.fds);

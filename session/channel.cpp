@@ -1,5 +1,7 @@
 #include "seam/session/channel.hpp"
 
+#include <sys/socket.h>
+
 #include "seam/arena/error.hpp"
 #include "session/detail/wire.hpp"
 
@@ -21,8 +23,8 @@ void channel::send(std::span<const std::byte> bytes, std::span<const int> fds,
 void channel::send(std::span<const std::byte> bytes, std::span<const int> fds,
                    std::span<const handle<std::byte>> handles, duration timeout,
                    std::error_code& ec) noexcept {
-  if (!m_socket) {
-    ec = errc::peer_closed;
+  if (!m_socket || m_failed) {
+    ec = m_failed ? m_failed : std::error_code(errc::peer_closed);
     return;
   }
   ec = detail::send_frame(m_socket.get(), detail::frame_kind::data, handles, bytes, fds, timeout);
@@ -37,8 +39,8 @@ message channel::receive(duration timeout) {
 }
 
 bool channel::receive(message& out, duration timeout, std::error_code& ec) noexcept {
-  if (!m_socket) {
-    ec = errc::peer_closed;
+  if (!m_socket || m_failed) {
+    ec = m_failed ? m_failed : std::error_code(errc::peer_closed);
     return false;
   }
   if (!m_buffer) {
@@ -62,7 +64,7 @@ bool channel::receive(message& out, duration timeout, std::error_code& ec) noexc
     // The peer is gone, or broke the protocol: nothing more will make sense on this channel.
     // Timeouts and our own lack of descriptors leave it open.
     if (ec != errc::would_block && ec != errc::timed_out && ec != std::errc::too_many_files_open) {
-      close();
+      shutdown(ec);
     }
     return false;
   }
@@ -80,6 +82,14 @@ std::optional<message> channel::try_receive() {
   throw std::system_error(ec, "seam::channel::try_receive");
 }
 
-void channel::close() noexcept { m_socket.reset(); }
+void channel::shutdown(std::error_code why) noexcept {
+  if (!m_failed) m_failed = why;
+  if (m_socket) ::shutdown(m_socket.get(), SHUT_RDWR);
+}
+
+void channel::close() noexcept {
+  m_socket.reset();
+  m_failed.clear();
+}
 
 }  // namespace seam

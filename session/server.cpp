@@ -197,7 +197,14 @@ session session_server::accept(duration timeout, std::error_code& ec) noexcept {
     if (r < 0 && errno != EINTR) return ec = last_error(), session{};
     if (r <= 0) continue;
     unique_fd conn{::accept4(m_listener.get(), nullptr, nullptr, SOCK_CLOEXEC)};
-    if (!conn) continue;  // the client gave up already
+    if (!conn) {
+      // Out of descriptors: the client stays queued and poll stays readable, so retrying
+      // would spin. Say so instead.
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        return ec = last_error(), session{};
+      }
+      continue;  // the client gave up already
+    }
     detail::size_buffers(conn.get());
     ucred cred{};
     socklen_t cred_size = sizeof cred;

@@ -207,9 +207,9 @@ std::error_code session_core::check(const handle<std::byte>& h) const {
   // The peer may also hand back handles into our own arenas.
   for (const seam::arena* a : m_lendable) {
     if (a->id() == h.arena_id) {
-      return a->contains(a->base() + h.offset) && h.offset >= 4096
-                 ? std::error_code()
-                 : std::error_code(errc::handle_out_of_range);
+      // The offset is the peer's: compare it before any pointer arithmetic.
+      return h.offset >= 4096 && h.offset < a->capacity() ? std::error_code()
+                                                          : std::error_code(errc::handle_out_of_range);
     }
   }
   return errc::unknown_arena;
@@ -249,8 +249,16 @@ std::error_code session_core::dispatch(frame& f) {
   if (auto ec = check_control(f)) return ec;
   switch (f.kind) {
     case frame_kind::channel: {
+      int type = 0;
+      socklen_t size = sizeof type;
+      if (::getsockopt(f.fds[0].get(), SOL_SOCKET, SO_TYPE, &type, &size) != 0 ||
+          type != SOCK_SEQPACKET) {
+        return errc::protocol_error;
+      }
       {
         std::lock_guard lock(m_mutex);
+        // A peer that opens channels nobody accepts would fill our descriptor table.
+        if (m_channels.size() >= max_pending_channels) return errc::protocol_error;
         m_channels.push_back(std::move(f.fds[0]));
       }
       m_changed.notify_all();
@@ -261,6 +269,8 @@ std::error_code session_core::dispatch(frame& f) {
       auto view = std::make_shared<const arena_view>(arena_view::open(f.fds[0].get(), ec));
       if (ec) return ec;
       std::lock_guard lock(m_mutex);
+      // Each view maps a whole arena: bound what a peer can make us map.
+      if (m_peer_views.size() >= max_peer_arenas) return errc::protocol_error;
       for (const auto& v : m_peer_views) {
         if (v->id() == view->id()) return errc::protocol_error;
       }
@@ -311,7 +321,10 @@ bool session_core::release(std::span<const handle<std::byte>> handles) {
 }
 
 void session_core::release_local(handle<std::byte> h) {
-  if (!release({&h, 1})) throw std::system_error(errc::not_in_arena, "seam::session::unlend");
+  if (release({&h, 1})) return;
+  // A close released every lend already (the peer died while our send failed): nothing to do.
+  if (!is_open()) return;
+  throw std::system_error(errc::not_in_arena, "seam::session::unlend: never lent");
 }
 
 void session_core::run() noexcept {

@@ -23,6 +23,11 @@ namespace seam::detail {
 
 class session_core : public std::enable_shared_from_this<session_core> {
  public:
+  /// Channels the peer opened that are not accepted yet; one more is a protocol error.
+  static constexpr std::size_t max_pending_channels = 256;
+  /// Arenas the peer may share with us (its session arena included).
+  static constexpr std::size_t max_peer_arenas = 64;
+
   session_core(unique_fd socket, std::unique_ptr<seam::arena> own, arena_view peer, pid_t pid,
                uid_t uid, const session_options& options);
   session_core(const session_core&) = delete;

@@ -95,7 +95,10 @@ std::error_code receive_frame(int fd, frame& out, std::span<std::byte> buffer,
     msg.msg_iovlen = 1;
     msg.msg_control = control;
     msg.msg_controllen = sizeof control;
-    n = ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+    // Waiting forever, block in recvmsg itself: one system call per message instead of a
+    // failed try, a poll and a second try (the sockets are in blocking mode).
+    const int dont_wait = wait.count() < 0 ? 0 : MSG_DONTWAIT;
+    n = ::recvmsg(fd, &msg, dont_wait | MSG_CMSG_CLOEXEC | MSG_TRUNC);
     if (n >= 0) break;
     if (errno == EINTR) continue;
     if (errno == ECONNRESET) {

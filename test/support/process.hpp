@@ -48,6 +48,7 @@ class process {
   int wait(std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
     pollfd p{m_pidfd.get(), POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) {
+      ::kill(m_pid, SIGKILL);  // reaped by the destructor
       throw std::runtime_error("process " + std::to_string(m_pid) + " did not end in time");
     }
     int status = 0;

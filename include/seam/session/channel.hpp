@@ -39,7 +39,9 @@ struct message {
 /// most `max_fds` descriptors; larger data belongs in an arena (send a handle). Every message
 /// received is input from another process: its framing is checked, and so is each handle
 /// (arena shared by the peer, inside it). A peer that sends a malformed message is broken or
-/// hostile: the channel reports the error and closes.
+/// hostile: the channel reports the error, shuts the socket down (the peer sees the channel
+/// closed) and fails every later call with that error. The descriptor itself stays open until
+/// `close()` or destruction, so an fd watched by epoll or Asio is never reused under it.
 ///
 /// Blocking calls take a timeout; a zero timeout never blocks (`errc::would_block`), and
 /// `native_handle()` can be watched with epoll or Boost.Asio for readiness. One thread may
@@ -89,12 +91,17 @@ class channel {
 
   /// The socket, for epoll/Asio readiness (readable: a message or EOF is queued).
   int native_handle() const noexcept { return m_socket.get(); }
-  bool is_open() const noexcept { return static_cast<bool>(m_socket); }
+  /// False once closed, or once the peer left or broke the protocol.
+  bool is_open() const noexcept { return m_socket && !m_failed; }
+  /// Ends the conversation for `why` (e.g. the peer broke a protocol above this channel): the
+  /// peer sees the channel closed, later calls fail with `why`, the descriptor stays open.
+  void shutdown(std::error_code why) noexcept;
   /// Closes this end; the peer's next receive sees `errc::peer_closed`.
   void close() noexcept;
 
  private:
   unique_fd m_socket;
+  std::error_code m_failed;  // why the channel is unusable (peer gone, protocol broken)
   handle_checker m_checker;
   std::unique_ptr<std::byte[]> m_buffer;  // one packet, allocated on first receive
 };
