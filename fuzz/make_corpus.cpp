@@ -1,0 +1,284 @@
+// Writes the seed corpus of every fuzzer: a few small inputs each, valid ones (so the fuzzers
+// start past the checks, deep in what follows them) and invalid ones (each just across one
+// check). The encodings mirror what each fuzzer reads off its input; the formats themselves
+// come from the library's headers, so a changed format shows up here as a compile error or as
+// seeds that no longer pass.
+//
+// Usage: make_fuzz_corpus <corpus-dir>   (writes <corpus-dir>/<fuzzer>/<seed>)
+
+#include <capnp/message.h>
+#include <capnp/schema.capnp.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "arena/detail/layout.hpp"
+#include "channel/detail/segments.hpp"
+#include "session/detail/protocol.hpp"
+#include "session/detail/wire.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using seam::detail::frame_kind;
+
+// An input under construction: values appended in the fuzzer's reading order.
+struct bytes {
+  std::vector<std::uint8_t> data;
+  template <class T>
+  bytes& put(const T& value) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(&value);
+    data.insert(data.end(), p, p + sizeof value);
+    return *this;
+  }
+  bytes& append(const void* p, std::size_t size) {
+    const auto* b = static_cast<const std::uint8_t*>(p);
+    data.insert(data.end(), b, b + size);
+    return *this;
+  }
+};
+
+void write(const fs::path& dir, const std::string& name, const bytes& b) {
+  fs::create_directories(dir);
+  std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(b.data.data()),
+            static_cast<std::streamsize>(b.data.size()));
+}
+
+// --- frame_fuzzer: fd count, then the packet ---------------------------------------------------
+
+bytes packet(std::uint8_t fds, frame_kind kind, std::uint32_t handles, std::uint32_t size,
+             std::uint32_t header_fds) {
+  bytes b;
+  b.put(fds).put(
+      seam::detail::frame_header{static_cast<std::uint32_t>(kind), handles, size, header_fds});
+  return b;
+}
+
+void frame_seeds(const fs::path& dir) {
+  const seam::detail::hello_body hello{seam::detail::hello_magic, seam::detail::protocol_version,
+                                       4242, 0x1122334455667788};
+  write(dir, "hello", packet(1, frame_kind::hello, 0, sizeof hello, 1).put(hello));
+  write(dir, "welcome", packet(1, frame_kind::welcome, 0, sizeof hello, 1).put(hello));
+  auto newer = hello;
+  newer.version = 2;
+  write(dir, "hello_version_2", packet(1, frame_kind::hello, 0, sizeof newer, 1).put(newer));
+  auto alien = hello;
+  alien.magic = 0;
+  write(dir, "hello_bad_magic", packet(1, frame_kind::hello, 0, sizeof alien, 1).put(alien));
+  write(dir, "hello_short_body", packet(1, frame_kind::hello, 0, 8, 1).put(hello.magic));
+  write(dir, "channel", packet(1, frame_kind::channel, 0, 0, 1));
+  write(dir, "share_without_fd", packet(0, frame_kind::share, 0, 0, 0));
+  const seam::handle<std::byte> lent[2] = {{7, 4096}, {7, 8192}};
+  write(dir, "release", packet(0, frame_kind::release, 2, 0, 0).put(lent));
+  write(dir, "release_empty", packet(0, frame_kind::release, 0, 0, 0));
+  write(dir, "data", packet(2, frame_kind::data, 1, 5, 2).put(lent[0]).append("hello", 5));
+  write(dir, "refuse", packet(0, frame_kind::refuse, 0, 4, 0).put(std::uint32_t{3}));
+  write(dir, "bytes_longer_than_packet",
+        packet(0, frame_kind::data, 0, 10, 0).put(std::uint32_t{1}));
+  write(dir, "fds_disagree", packet(2, frame_kind::channel, 0, 0, 3));
+  write(dir, "short_header", bytes{}.put(std::uint8_t{0}).put(std::uint64_t{0x53450001}));
+}
+
+// --- handle_fuzzer: records of (mode, alignment, id, offset, size) -----------------------------
+// mode bits 0-1: id (0 the view's, 1 one bit flipped, 2 raw, 3 zero); bits 2-3: offset (0 raw,
+// 1 an object + delta, 2 end of mapping - delta, 3 header + delta); bits 4-5: size (0 small,
+// 1 raw, 2 to the end of the mapping + delta, 3 an object's size). alignment byte: bits 0-4
+// log2, bits 5-7 the type of the typed paths.
+
+std::uint8_t mode(unsigned id, unsigned offset, unsigned size) {
+  return static_cast<std::uint8_t>(id | offset << 2 | size << 4);
+}
+
+void handle_seeds(const fs::path& dir) {
+  bytes objects;
+  for (std::uint8_t i = 0; i < 7; ++i) {
+    // Each object exactly, as the matching type.
+    objects.put(mode(0, 1, 3)).put(static_cast<std::uint8_t>(3 | (i % 5) << 5));
+    objects.put(i).put(std::int16_t{0}).put(i);
+  }
+  write(dir, "objects", objects);
+  write(dir, "object_one_past",
+        bytes{}
+            .put(mode(0, 1, 3))
+            .put(std::uint8_t{0})
+            .put(std::uint8_t{1})
+            .put(std::int16_t{1})
+            .put(std::uint8_t{1}));
+  write(dir, "end_of_mapping",
+        bytes{}
+            .put(mode(0, 2, 2))
+            .put(std::uint8_t{0})
+            .put(std::int16_t{16})
+            .put(std::int8_t{0})
+            .put(mode(0, 2, 2))
+            .put(std::uint8_t{0})
+            .put(std::int16_t{16})
+            .put(std::int8_t{1}));
+  write(dir, "wrapping_size",
+        bytes{}
+            .put(mode(0, 3, 1))
+            .put(std::uint8_t{0})
+            .put(std::int16_t{0})
+            .put(~std::uint64_t{0} - 4000));
+  write(dir, "in_header",
+        bytes{}.put(mode(0, 3, 0)).put(std::uint8_t{0}).put(std::int16_t{-8}).put(std::uint8_t{8}));
+  write(dir, "foreign_id",
+        bytes{}
+            .put(mode(1, 1, 0))
+            .put(std::uint8_t{0})
+            .put(std::uint8_t{5})
+            .put(std::uint8_t{2})
+            .put(std::int16_t{0})
+            .put(std::uint8_t{8}));
+  write(dir, "null_handle",
+        bytes{}.put(mode(0, 0, 0)).put(std::uint8_t{0}).put(std::uint64_t{0}).put(std::uint8_t{1}));
+  write(dir, "misaligned_page",
+        bytes{}
+            .put(mode(0, 1, 0))
+            .put(static_cast<std::uint8_t>(12 | 4 << 5))
+            .put(std::uint8_t{4})
+            .put(std::int16_t{8})
+            .put(std::uint8_t{16}));
+}
+
+// --- segments_fuzzer: limits, arena size, table, refs, words -----------------------------------
+
+using seam::capnp::detail::segment_ref;
+using seam::capnp::detail::table_header;
+
+struct table_seed {
+  std::vector<segment_ref> refs;
+  std::uint32_t count = 0;
+  std::uint16_t arena_words = 0;  // past the header page
+  std::uint16_t traversal = 0xffff;
+  std::vector<std::uint64_t> words;  // capnp::word cannot be copied
+};
+
+bytes encode(const table_seed& s) {
+  bytes b;
+  b.put(std::uint8_t{31}).put(std::uint8_t{63}).put(s.traversal).put(s.arena_words);
+  b.put(table_header{s.count, 0}).put(static_cast<std::uint8_t>(s.refs.size()));
+  for (const auto& r : s.refs) b.put(r);
+  b.append(s.words.data(), s.words.size() * sizeof(std::uint64_t));
+  return b;
+}
+
+// Lays out a built message's segments one after another past the header page.
+table_seed lay_out(capnp::MessageBuilder& message) {
+  table_seed s;
+  std::uint64_t offset = seam::detail::header_bytes;
+  for (const auto segment : message.getSegmentsForOutput()) {
+    s.refs.push_back({offset, segment.size()});
+    const std::size_t at = s.words.size();
+    s.words.resize(at + segment.size());
+    std::memcpy(s.words.data() + at, segment.begin(), segment.size() * sizeof(capnp::word));
+    offset += segment.size() * sizeof(capnp::word);
+  }
+  s.count = static_cast<std::uint32_t>(s.refs.size());
+  s.arena_words = static_cast<std::uint16_t>(s.words.size());
+  return s;
+}
+
+void fill_node(capnp::schema::Node::Builder node) {
+  node.setId(0x1234);
+  node.setDisplayName("seam/fuzz.capnp:Example");
+  node.setScopeId(0x42);
+  auto nested = node.initNestedNodes(2);
+  nested[0].setName("inner");
+  nested[1].setName("other");
+  auto fields = node.initStruct().initFields(2);
+  fields[0].setName("payload");
+  fields[1].setName("parts");
+  node.initAnnotations(1)[0].setId(7);
+}
+
+void segments_seeds(const fs::path& dir) {
+  {
+    capnp::MallocMessageBuilder one;
+    fill_node(one.initRoot<capnp::schema::Node>());
+    write(dir, "node_one_segment", encode(lay_out(one)));
+  }
+  // Tiny fixed-size segments: far pointers and landing pads between segments.
+  capnp::MallocMessageBuilder many(8, capnp::AllocationStrategy::FIXED_SIZE);
+  fill_node(many.initRoot<capnp::schema::Node>());
+  const table_seed valid = lay_out(many);
+  write(dir, "node_many_segments", encode(valid));
+
+  auto with = [&](auto change) {
+    table_seed s = valid;
+    change(s);
+    return encode(s);
+  };
+  write(dir, "offset_in_header", with([](table_seed& s) { s.refs[0].offset = 0; }));
+  write(dir, "offset_misaligned", with([](table_seed& s) { s.refs[0].offset += 4; }));
+  write(dir, "segment_past_arena", with([](table_seed& s) { s.refs.back().words += 1; }));
+  write(dir, "count_disagrees", with([](table_seed& s) { s.count += 1; }));
+  write(dir, "empty_segment", with([](table_seed& s) { s.refs[0].words = 0; }));
+  write(dir, "small_traversal_limit", with([](table_seed& s) { s.traversal = 3; }));
+
+  // A struct pointer to itself (offset -1): a cycle the reader's limits must end.
+  table_seed cycle;
+  cycle.refs = {{seam::detail::header_bytes, 1}};
+  cycle.count = 1;
+  cycle.arena_words = 1;
+  cycle.words.resize(1);
+  const std::uint64_t self = (std::uint64_t{0xfffffffc}) | (std::uint64_t{1} << 48);
+  cycle.words[0] = self;
+  write(dir, "self_cycle", encode(cycle));
+  // A pointer far outside its segment.
+  const std::uint64_t away = std::uint64_t{0x7ffffff0} | (std::uint64_t{2} << 32);
+  cycle.words[0] = away;
+  write(dir, "pointer_out_of_segment", encode(cycle));
+}
+
+// --- arena_header_fuzzer: file choice, then the header -----------------------------------------
+// Choice: index = byte % 16; sizes[index % 8] of {0, 48, 4095, 4096, 4097, 8192, 65536,
+// 2 MiB + 4096}; sealed (shared as an arena is) if index >= 8.
+
+void header_seeds(const fs::path& dir) {
+  using seam::detail::arena_header;
+  auto header = [](std::uint64_t capacity, std::uint64_t root_offset, std::uint64_t root_size) {
+    return arena_header{seam::detail::arena_magic,
+                        seam::detail::arena_version,
+                        seam::detail::header_bytes,
+                        0x0123456789abcdef,
+                        capacity,
+                        root_offset,
+                        root_size};
+  };
+  const std::uint64_t big = (std::uint64_t{2} << 20) + 4096;
+  write(dir, "valid_4096", bytes{}.put(std::uint8_t{11}).put(header(4096, 0, 0)));
+  write(dir, "valid_8192_root", bytes{}.put(std::uint8_t{13}).put(header(8192, 4096, 8)));
+  write(dir, "valid_2m_root_at_end", bytes{}.put(std::uint8_t{15}).put(header(big, big - 64, 64)));
+  write(dir, "root_past_end", bytes{}.put(std::uint8_t{13}).put(header(8192, 8192, 8)));
+  write(dir, "unsealed", bytes{}.put(std::uint8_t{3}).put(header(4096, 0, 0)));
+  write(dir, "short_file", bytes{}.put(std::uint8_t{9}).put(header(48, 0, 0)));
+  write(dir, "capacity_disagrees", bytes{}.put(std::uint8_t{13}).put(header(4096, 0, 0)));
+  auto old = header(4096, 0, 0);
+  old.version = 0;
+  write(dir, "old_version", bytes{}.put(std::uint8_t{11}).put(old));
+  auto alien = header(4096, 0, 0);
+  alien.magic = 0x4e45524141454554;
+  write(dir, "bad_magic", bytes{}.put(std::uint8_t{11}).put(alien));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <corpus-dir>\n", argv[0]);
+    return 2;
+  }
+  const fs::path root = argv[1];
+  frame_seeds(root / "frame_fuzzer");
+  handle_seeds(root / "handle_fuzzer");
+  segments_seeds(root / "segments_fuzzer");
+  header_seeds(root / "arena_header_fuzzer");
+  return 0;
+}
