@@ -1,0 +1,267 @@
+// Round trips between two processes: a seam::channel against a plain SOCK_SEQPACKET
+// socketpair, and lending a structure of growing size over a channel.
+//
+// Names are `<op>/<impl>/<bytes>` (Google Benchmark appends `/real_time`) so that
+// bench/report.py lines the implementations up:
+//   rtt/seam/<bytes>      — `channel::send` of <bytes>, the peer `receive`s and sends them back.
+//   rtt/uds/<bytes>       — the same ping-pong written directly with send/recv on a socketpair:
+//                           what a channel costs on top of the kernel.
+//   rtt_lend/seam/<bytes> — the parent lends a seam::vector<std::byte> of <bytes> (built once
+//                           per size in its session arena) and sends the handle; the child
+//                           borrows it, reads the first and last byte, drops the borrow (the
+//                           release goes back asynchronously, batched) and answers. The time
+//                           should not depend on <bytes>: nothing is copied.
+// One item is one round trip; bytes/s counts the payload both ways (rtt) or the bytes lent.
+//
+// The peer is a child forked in main before any benchmark runs and before any thread exists
+// (the session threads start after the fork). It serves the channel on its main thread and
+// the socketpair on a second thread, each blocked in its own receive, so neither path pays for
+// multiplexing. It exits when the parent closes the channel and the socketpair.
+//
+//   seam_bench_channel --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//       --benchmark_out=channel.json --benchmark_out_format=json
+//   bench/report.py channel.json
+
+#include <benchmark/benchmark.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "seam/containers/vector.hpp"
+#include "seam/session.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using blob = seam::vector<std::byte>;
+
+constexpr std::array<std::size_t, 3> message_sizes{64, 4096, 65536};
+constexpr std::array<std::size_t, 3> lend_sizes{std::size_t{1} << 10, std::size_t{1} << 20,
+                                                std::size_t{100} << 20};
+// Sends give up on a peer that stopped reading. Receives wait forever, as the blocking recv of
+// the socketpair baseline does: a dead peer still ends them at once (EOF).
+constexpr auto io_timeout = 10s;
+constexpr std::size_t max_uds_message = 65536;
+
+// The parent's side of the peer, set up in main before the benchmarks run.
+seam::session* g_session = nullptr;
+seam::channel* g_channel = nullptr;
+int g_uds = -1;
+
+// ----------------------------------------------------------------------------------------------
+// The child: echoes until the parent closes.
+
+// Echoes every packet on `fd` until EOF or an error.
+void serve_uds(int fd) {
+  std::vector<std::byte> buffer(max_uds_message);
+  for (;;) {
+    const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    if (::send(fd, buffer.data(), static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) return;
+  }
+}
+
+// Echoes byte messages; answers a message carrying a handle with the first and last byte of the
+// lent vector, read through a borrow that is dropped before answering.
+void serve_channel(seam::session& session, seam::channel& channel) {
+  seam::message m;
+  std::error_code ec;
+  while (channel.receive(m, seam::channel::forever, ec)) {
+    if (m.handles.empty()) {
+      channel.send(m.bytes, {}, {}, seam::channel::default_send_timeout, ec);
+    } else {
+      std::array<std::byte, 2> ends{};
+      try {
+        auto lent = session.borrow(m.handles.front().as<blob>());
+        if (!lent->empty()) ends = {lent->front(), lent->back()};
+      } catch (const std::system_error& e) {  // a bad handle: zeros, which the parent reports
+        std::fprintf(stderr, "channel_bench child: %s\n", e.what());
+      }  // the borrow ends here: its release is queued for the session thread
+      channel.send(ends, {}, {}, seam::channel::default_send_timeout, ec);
+    }
+    if (ec) break;
+  }
+}
+
+int run_child(const std::string& app, int uds) {
+  try {
+    auto session = seam::session::connect(app, 10s);
+    auto channel = session.accept_channel(10s);
+    std::thread uds_thread(serve_uds, uds);
+    serve_channel(session, channel);
+    uds_thread.join();
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "channel_bench child: %s\n", e.what());
+    return 1;
+  }
+}
+
+// ----------------------------------------------------------------------------------------------
+// The benchmarks (parent).
+
+void set_round_trip_counters(benchmark::State& state, std::size_t payload) {
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(payload));
+}
+
+void rtt_seam(benchmark::State& state, std::size_t size) {
+  std::vector<std::byte> payload(size, std::byte{0x5a});
+  seam::message reply;
+  std::error_code ec;
+  for (auto _ : state) {
+    g_channel->send(payload, {}, {}, io_timeout, ec);
+    if (ec || !g_channel->receive(reply, seam::channel::forever, ec) ||
+        reply.bytes.size() != size) {
+      state.SkipWithError(ec ? ec.message().c_str() : "short echo");
+      break;
+    }
+  }
+  set_round_trip_counters(state, 2 * size);
+}
+
+void rtt_uds(benchmark::State& state, std::size_t size) {
+  std::vector<std::byte> payload(size, std::byte{0x5a});
+  std::vector<std::byte> reply(max_uds_message);
+  for (auto _ : state) {
+    if (::send(g_uds, payload.data(), size, MSG_NOSIGNAL) != static_cast<ssize_t>(size) ||
+        ::recv(g_uds, reply.data(), reply.size(), 0) != static_cast<ssize_t>(size)) {
+      state.SkipWithError(std::strerror(errno));
+      break;
+    }
+  }
+  set_round_trip_counters(state, 2 * size);
+}
+
+// The lent structures, built once per size and kept until the session closes: Google Benchmark
+// calls a benchmark function several times (to size the run, and per repetition).
+blob& lent_blob(std::size_t size) {
+  static std::map<std::size_t, blob*> built;
+  auto& slot = built[size];
+  if (slot == nullptr) {
+    auto& arena = g_session->arena();
+    slot = arena.make<blob>();
+    seam::arena_scope scope{arena};
+    slot->resize(size);  // value-initialised: every page is written, as real data would be
+    slot->front() = std::byte{0x11};
+    slot->back() = std::byte{0x22};
+  }
+  return *slot;
+}
+
+void rtt_lend(benchmark::State& state, std::size_t size) {
+  blob& data = lent_blob(size);
+  seam::message reply;
+  std::error_code ec;
+  for (auto _ : state) {
+    // The session keeps no copy; a no-op release leaves the vector alive for the next lend.
+    const auto h = g_session->lend(&data, [] {}).as<std::byte>();
+    g_channel->send({}, {}, {&h, 1}, io_timeout, ec);
+    if (ec || !g_channel->receive(reply, seam::channel::forever, ec)) {
+      state.SkipWithError(ec.message().c_str());
+      break;
+    }
+    if (reply.bytes.size() != 2 || reply.bytes[0] != std::byte{0x11} ||
+        reply.bytes[1] != std::byte{0x22}) {
+      state.SkipWithError("the child read other bytes than those lent");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(size));
+  state.counters["outstanding_lends"] = static_cast<double>(g_session->lent_count());
+}
+
+// The size is part of the name rather than an `Arg`, which would append it a second time.
+// Names are built with `append`: gcc 12 flags `"literal" + std::string&&` with a false
+// -Wrestrict at -O3.
+std::string bench_name(const char* prefix, std::size_t size) {
+  return std::string(prefix).append(std::to_string(size));
+}
+
+void register_benchmarks() {
+  for (std::size_t size : message_sizes) {
+    benchmark::RegisterBenchmark(bench_name("rtt/seam/", size).c_str(), rtt_seam, size)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(bench_name("rtt/uds/", size).c_str(), rtt_uds, size)
+        ->UseRealTime();
+  }
+  for (std::size_t size : lend_sizes) {
+    benchmark::RegisterBenchmark(bench_name("rtt_lend/seam/", size).c_str(), rtt_lend, size)
+        ->UseRealTime();
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+
+  // The pid makes the name unique, so that two runs (or a stale peer) never meet.
+  const std::string app = "seam-bench-channel-" + std::to_string(::getpid());
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    std::perror("socketpair");
+    return 1;
+  }
+  // Listening before the fork: the child's connect cannot arrive too early.
+  std::optional<seam::session_server> server;
+  server.emplace(app);
+
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) {
+    std::perror("fork");
+    return 1;
+  }
+  if (child == 0) {
+    server.reset();  // closes only this process's copy of the listener
+    ::close(pair[0]);
+    const int rc = run_child(app, pair[1]);
+    ::close(pair[1]);
+    std::_Exit(rc);  // no atexit handlers or buffers inherited from the parent
+  }
+  ::close(pair[1]);
+  g_uds = pair[0];
+
+  int rc = 0;
+  try {
+    auto session = server->accept(10s);
+    server.reset();
+    auto channel = session.open_channel();
+    g_session = &session;
+    g_channel = &channel;
+    register_benchmarks();
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    // Closing the channel and the socketpair is the child's signal to stop.
+    channel.close();
+    g_channel = nullptr;
+    g_session = nullptr;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "channel_bench: %s\n", e.what());
+    rc = 1;
+  }
+  ::close(g_uds);
+  int status = 0;
+  if (::waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "channel_bench: the child peer failed (status %d)\n", status);
+    rc = 1;
+  }
+  return rc;
+}
