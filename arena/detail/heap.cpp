@@ -53,9 +53,45 @@ struct cache_entry {
 constinit thread_local cache_entry t_last{0, 0};
 
 // Every cache this thread made; destroyed with the thread.
+// A thread's front cache of small blocks for one heap (the first it frees into, until it is
+// flushed). jemalloc's calls with an explicit arena and thread cache take its generic path
+// (measured ~31 ns per allocate+free, against ~13 ns for plain malloc); a last-in-first-out
+// stack of recently freed blocks per 16-byte size bin serves most pairs without jemalloc.
+// Blocks up to `max_size` are always asked of jemalloc rounded up to their bin, so any cached
+// block fits any request of its bin, and is freed to jemalloc with its bin's size.
+struct front_cache {
+  static constexpr std::size_t max_size = 1024;
+  static constexpr unsigned bins = max_size / 16 + 1;
+  static constexpr unsigned depth = 32;
+  std::uint64_t generation = 0;  // the heap cached for; 0: none
+  std::uint32_t total = 0;       // blocks held
+  std::uint32_t count[bins] = {};
+  void* slots[bins][depth] = {};
+};
+constinit thread_local front_cache t_front{};
+
+bool small(std::size_t size, std::size_t alignment) noexcept {
+  return size <= front_cache::max_size && alignment <= 16;
+}
+unsigned bin_of(std::size_t size) noexcept { return static_cast<unsigned>((size + 15) >> 4); }
+
+// Gives every block of the front cache back to jemalloc (the heap must be alive).
+void drain_front(int flags) noexcept {
+  for (unsigned bin = 1; bin < front_cache::bins; ++bin) {
+    for (unsigned i = 0; i < t_front.count[bin]; ++i) sdallocx(t_front.slots[bin][i], bin << 4, flags);
+    t_front.count[bin] = 0;
+  }
+  t_front.total = 0;
+  t_front.generation = 0;
+}
+
+// Forgets the front cache without touching its blocks (their heap is gone, or is the parent's).
+void forget_front() noexcept { t_front = front_cache{}; }
+
 struct thread_caches {
   std::vector<cache_entry> entries;
   ~thread_caches() {
+    heap::release_front_cache();
     for (const auto& e : entries) heap::release_thread_cache(e.generation, e.tcache);
     t_last = {0, 0};
   }
@@ -149,6 +185,13 @@ heap::heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std
     return;
   }
   m_created = true;
+  // jemalloc purges a freed extent of 8 MiB or more at once; in a memfd that is a hole punched
+  // and every page faulted in again on reuse (a growing vector paid it at each step). Let such
+  // extents decay like the rest; `purge()` remains the way to return memory now.
+  char name[64];
+  std::snprintf(name, sizeof name, "arena.%u.oversize_threshold", m_index);
+  std::size_t never = capacity;
+  mallctl(name, nullptr, nullptr, &never, sizeof never);
   std::lock_guard lock(g_registry_mutex);
   registry().push_back(this);
   ec.clear();
@@ -161,6 +204,7 @@ heap::~heap() {
   }
   if (!m_created || forked()) return;
   m_dying.store(true, std::memory_order_relaxed);
+  if (t_front.generation == m_generation) forget_front();  // its blocks go with the arena
   {
     std::lock_guard lock(m_mutex);
     for (unsigned tc : m_tcaches) destroy_tcache(tc);
@@ -173,6 +217,19 @@ heap::~heap() {
 
 bool heap::forked() const noexcept {
   return m_fork_epoch != g_fork_epoch.load(std::memory_order_relaxed);
+}
+
+void heap::release_front_cache() noexcept {
+  if (t_front.generation == 0) return;
+  std::lock_guard lock(g_registry_mutex);
+  for (heap* h : registry()) {
+    if (h->m_generation == t_front.generation && !h->forked()) {
+      // No thread cache: this thread is ending.
+      drain_front(MALLOCX_TCACHE_NONE);
+      return;
+    }
+  }
+  forget_front();
 }
 
 void heap::release_thread_cache(std::uint64_t generation, unsigned tcache) noexcept {
@@ -207,10 +264,12 @@ unsigned heap::thread_cache_slow() noexcept {
     // Forget caches of heaps that are gone (their generation never comes back).
     {
       std::lock_guard lock(g_registry_mutex);
-      std::erase_if(entries, [](const cache_entry& e) {
+      auto gone = [](std::uint64_t generation) {
         return std::none_of(registry().begin(), registry().end(),
-                            [&](heap* h) { return h->m_generation == e.generation; });
-      });
+                            [&](heap* h) { return h->m_generation == generation; });
+      };
+      std::erase_if(entries, [&](const cache_entry& e) { return gone(e.generation); });
+      if (t_front.generation != 0 && gone(t_front.generation)) forget_front();
     }
     entries.push_back({m_generation, tc});
     it = entries.end() - 1;
@@ -233,11 +292,42 @@ int heap::flags(std::size_t size, std::size_t alignment) noexcept {
 void* heap::allocate(std::size_t size, std::size_t alignment, bool zero) noexcept {
   if (forked()) return nullptr;
   if (size == 0) size = 1;
+  if (small(size, alignment)) {
+    const unsigned bin = bin_of(size);
+    if (!zero && t_front.generation == m_generation && t_front.count[bin] != 0) {
+      --t_front.total;
+      return t_front.slots[bin][--t_front.count[bin]];
+    }
+    size = std::size_t{bin} << 4;
+    alignment = 16;
+  }
   return mallocx(size, flags(size, alignment) | MALLOCX_ARENA(m_index) | (zero ? MALLOCX_ZERO : 0));
 }
 
 void heap::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept {
   if (p == nullptr || forked()) return;
+  if (size != 0 && small(size, alignment)) {
+    const unsigned bin = bin_of(size);
+    if (t_front.generation != m_generation) {
+      if (t_front.total != 0) {  // the cache serves another heap: free directly
+        sdallocx(p, std::size_t{bin} << 4, flags(std::size_t{bin} << 4, 16));
+        return;
+      }
+      t_front.generation = m_generation;
+    }
+    if (t_front.count[bin] == front_cache::depth) {
+      // Full: the older half goes back to jemalloc.
+      const int f = flags(std::size_t{bin} << 4, 16);
+      for (unsigned i = 0; i < front_cache::depth / 2; ++i) sdallocx(t_front.slots[bin][i], bin << 4, f);
+      std::copy(t_front.slots[bin] + front_cache::depth / 2, t_front.slots[bin] + front_cache::depth,
+                t_front.slots[bin]);
+      t_front.count[bin] = front_cache::depth / 2;
+      t_front.total -= front_cache::depth / 2;
+    }
+    t_front.slots[bin][t_front.count[bin]++] = p;
+    ++t_front.total;
+    return;
+  }
   if (size != 0) {
     sdallocx(p, size, flags(size, alignment));
   } else {
@@ -256,6 +346,7 @@ std::size_t heap::usable_size(const void* p) noexcept {
 
 void heap::flush_thread_cache() noexcept {
   if (forked()) return;
+  if (t_front.generation == m_generation) drain_front(flags(16, 16));
   if (t_last.generation != m_generation &&
       std::none_of(t_caches.entries.begin(), t_caches.entries.end(),
                    [&](const cache_entry& e) { return e.generation == m_generation; })) {

@@ -51,6 +51,9 @@ class heap {
   std::size_t reserved() const noexcept { return m_top.load(std::memory_order_relaxed); }
   std::size_t extents() const noexcept { return m_extents.load(std::memory_order_relaxed); }
 
+  /// Called by a thread that exits: returns its front cache of small blocks to its heap, if
+  /// that heap still exists.
+  static void release_front_cache() noexcept;
   /// Called by a thread that exits: destroys its cache `tcache` of the heap `generation`, if
   /// that heap still exists.
   static void release_thread_cache(std::uint64_t generation, unsigned tcache) noexcept;

@@ -178,7 +178,11 @@ TEST(ChannelTest, ReceiverOutOfDescriptorsDropsTheMessageAndStaysUsable) {
     fillers.pop_back();  // one free slot: fewer than the message carries
     seam::message m;
     std::error_code ec;
-    if (b.receive(m, 1s, ec) || ec != std::errc::too_many_files_open) return 1;
+    // Compared by value and category address: with no descriptor left, a sanitizer's checks
+    // of a virtual call (they read /proc) would fail for reasons of their own.
+    if (b.receive(m, 1s, ec) || ec.value() != EMFILE || &ec.category() != &std::generic_category()) {
+      return 1;
+    }
     // The descriptor that did arrive was closed again: the slot is free.
     seam::unique_fd probe{::open("/dev/null", O_RDONLY | O_CLOEXEC)};
     if (!probe) return 2;
