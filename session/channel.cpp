@@ -63,7 +63,10 @@ bool channel::receive(message& out, duration timeout, std::error_code& ec) noexc
   if (ec) {
     // The peer is gone, or broke the protocol: nothing more will make sense on this channel.
     // Timeouts and our own lack of descriptors leave it open.
-    if (ec != errc::would_block && ec != errc::timed_out && ec != std::errc::too_many_files_open) {
+    // Compared as error codes (category address and value), not as conditions: no virtual
+    // call, which matters when the process is out of descriptors and a sanitizer checks it.
+    if (ec != errc::would_block && ec != errc::timed_out &&
+        ec != std::make_error_code(std::errc::too_many_files_open)) {
       shutdown(ec);
     }
     return false;
