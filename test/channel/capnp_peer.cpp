@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "support/peer_output.hpp"
 #include "channel/detail/segments.hpp"
 #include "channel/file_content.hpp"
 #include "seam/seam.hpp"
@@ -16,15 +17,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-void say(const std::string& line) {
-  std::printf("%s\n", line.c_str());
-  std::fflush(stdout);
-}
-
-int fail(const std::string& why) {
-  say("FAIL " + why);
-  return 1;
-}
+using seam::test::fail;
+using seam::test::say;
 
 void answer(seam::session& s, seam::capnp::channel& ch, seam::capnp::message_reader& r) {
   const long long checked = seam::test::check_file(r.root<File>());

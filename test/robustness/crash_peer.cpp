@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/peer_output.hpp"
 #include "channel/file_content.hpp"
 #include "robustness/crash_protocol.hpp"
 #include "seam/seam.hpp"
@@ -31,15 +32,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace crash = seam::test::crash;
 
-void say(const std::string& line) {
-  std::printf("%s\n", line.c_str());
-  std::fflush(stdout);
-}
-
-int fail(const std::string& why) {
-  say("FAIL " + why);
-  return 1;
-}
+using seam::test::fail;
+using seam::test::say;
 
 // Waits to be killed. Returns (1) only if the test went away (stdin closed).
 int block() {

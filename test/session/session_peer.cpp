@@ -10,21 +10,15 @@
 #include <cstring>
 #include <string>
 
+#include "support/peer_output.hpp"
 #include "seam/seam.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 
-void say(const std::string& line) {
-  std::printf("%s\n", line.c_str());
-  std::fflush(stdout);
-}
-
-int fail(const std::string& why) {
-  say("FAIL " + why);
-  return 1;
-}
+using seam::test::fail;
+using seam::test::say;
 
 std::span<const std::byte> bytes_of(const std::uint64_t& v) {
   return std::as_bytes(std::span(&v, 1));
