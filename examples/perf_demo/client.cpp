@@ -3,7 +3,7 @@
 // got, and reports the medians as a table, a JSON file and a plot.
 //
 //   seam_perf_demo_client [--app NAME] [--sizes 100K,1M,10M,100M,1G] [--round-trips N]
-//                         [--json FILE] [--plot FILE.png]
+//                         [--json FILE] [--plot FILE.png] [--pings N]
 //
 // A round trip is timed from just before the request is sent to having the root of the
 // response in hand; the check of every part's hash comes after the timer, and a mismatch fails
@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -45,14 +47,14 @@ struct options {
   std::vector<std::size_t> sizes;
   std::size_t round_trips = 20;
   std::string json, plot;
-  bool ping = true;
+  std::size_t pings = 8;
 };
 
 int usage() {
   std::fprintf(stderr,
                "usage: seam_perf_demo_client [--app NAME] [--sizes 100K,1M,10M,100M,1G]\n"
                "                             [--round-trips N] [--json FILE] [--plot FILE.png]\n"
-               "                             [--no-ping]\n");
+               "                             [--pings N]\n");
   return 2;
 }
 
@@ -81,8 +83,9 @@ void prepare(seam::session& session, seam::capnp::channel& ch, std::size_t size)
   ask.setPrepare(true);
   auto response = ch.request<File>(request, 300s);
   auto file = response.root();
-  if (file.hasError()) throw check_failure("server refused " + perf_demo::format_size(size) +
-                                           ": " + file.getError().cStr());
+  if (file.hasError())
+    throw check_failure("server refused " + perf_demo::format_size(size) + ": " +
+                        file.getError().cStr());
   if (file.getSize() != size) throw check_failure("server prepared the wrong size");
 }
 
@@ -96,12 +99,14 @@ void settle(seam::session& session) {
 }
 
 // Runs `warmups` untimed then `count` timed round trips for a file of `size` bytes; returns
-// the timed ones in microseconds. With `ping`, each round trip follows a tiny one (a request of
-// size 0) on the same channel: checking the previous response read up to 1 GiB, which evicts
-// the caches and leaves the server idle for a while; the ping brings both back, so that the
-// timer measures the request, not the aftermath of the check.
+// the timed ones in microseconds. Each round trip follows `pings` tiny ones (requests of size
+// 0) on the same channel: checking the previous response read up to 1 GiB, which evicts the
+// caches and leaves the server idle for up to a quarter of a second, and on this VM a CPU that
+// has idled takes several round trips to answer at full speed again (measured in quiet runs:
+// with one ping, a 1 GiB round trip took ~1.6x a 100 KiB one; with four or eight, ~1.2x).
+// The pings take that recovery off the clock, on both paths alike.
 std::vector<double> measure(seam::session& session, seam::capnp::channel& ch, std::size_t size,
-                            std::size_t warmups, std::size_t count, bool ping) {
+                            std::size_t warmups, std::size_t count, std::size_t pings) {
   seam::capnp::message_builder request(session);  // built once, sent every round trip
   request.initRoot<FileRequest>().setSize(size);
   seam::capnp::message_builder ping_request(session);
@@ -111,7 +116,7 @@ std::vector<double> measure(seam::session& session, seam::capnp::channel& ch, st
   samples.reserve(count);
   for (std::size_t i = 0; i < warmups + count; ++i) {
     seam::capnp::response<File> pong;
-    if (ping) {
+    for (std::size_t k = 0; k < pings; ++k) {
       pong = ch.request<File>(ping_request, 10s);
       if (pong.root().getSize() != 0 || pong.root().hasParts()) throw check_failure("bad pong");
       if (ch.zero_copy()) settle(session);
@@ -127,12 +132,13 @@ std::vector<double> measure(seam::session& session, seam::capnp::channel& ch, st
                           std::to_string(i + 1) + ": " +
                           (error.empty() ? "wrong transport" : error));
     }
-    // Done reading (the pong was kept until now so that its release, too, stays out of the
-    // timed round trip): the server may reuse what it lent.
+    // Done reading (the last pong was kept until now so that its release, too, stays out of
+    // the timed round trip): the server may reuse what it lent.
     response.message = {};
     pong.message = {};
     if (ch.zero_copy()) settle(session);
-    if (i >= warmups) samples.push_back(std::chrono::duration<double, std::micro>(stop - start).count());
+    if (i >= warmups)
+      samples.push_back(std::chrono::duration<double, std::micro>(stop - start).count());
   }
   return samples;
 }
@@ -158,24 +164,24 @@ int run(const options& opt) {
 
   std::printf("client: connected to '%s' (server pid %d)\n", opt.app.c_str(),
               static_cast<int>(session.peer_pid()));
-  std::printf("client: %zu timed round trips per size and path (copy path: at most %zu from %s "
-              "on), after %zu (Seam) / %zu (copy) untimed warm-ups; %s; every part's hash "
-              "checked after each round trip, untimed\n",
-              opt.round_trips, max_big_copy_round_trips,
-              perf_demo::format_size(big_copy_bytes).c_str(), seam_warmups, copy_warmups,
-              opt.ping ? "each timed round trip follows an untimed ping on its channel"
-                       : "no ping before timed round trips (--no-ping)");
+  std::printf(
+      "client: %zu timed round trips per size and path (copy path: at most %zu from %s on), "
+      "after %zu (Seam) / %zu (copy) untimed warm-ups; %zu untimed pings on the same channel "
+      "before each round trip; every part's hash checked after each round trip, untimed\n",
+      opt.round_trips, max_big_copy_round_trips, perf_demo::format_size(big_copy_bytes).c_str(),
+      seam_warmups, copy_warmups, opt.pings);
   std::fflush(stdout);
 
   std::vector<perf_demo::result> results;
   for (std::size_t size : opt.sizes) {
     prepare(session, zero_copy, size);
-    auto seam = perf_demo::summarize(size, "seam",
-                                     measure(session, zero_copy, size, seam_warmups, opt.round_trips, opt.ping));
-    const std::size_t copy_count =
-        size >= big_copy_bytes ? std::min(opt.round_trips, max_big_copy_round_trips) : opt.round_trips;
-    auto copy = perf_demo::summarize(size, "copy",
-                                     measure(session, copying, size, copy_warmups, copy_count, opt.ping));
+    auto seam = perf_demo::summarize(
+        size, "seam", measure(session, zero_copy, size, seam_warmups, opt.round_trips, opt.pings));
+    const std::size_t copy_count = size >= big_copy_bytes
+                                       ? std::min(opt.round_trips, max_big_copy_round_trips)
+                                       : opt.round_trips;
+    auto copy = perf_demo::summarize(
+        size, "copy", measure(session, copying, size, copy_warmups, copy_count, opt.pings));
     std::printf("client: %-8s Seam median %10.1f us   copy median %12.1f us   (copy/Seam %.2fx)\n",
                 perf_demo::format_size(size).c_str(), seam.median_us, copy.median_us,
                 copy.median_us / seam.median_us);
@@ -203,10 +209,6 @@ int main(int argc, char** argv) {
   parse_sizes("100K,1M,10M,100M,1G", opt.sizes);
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (arg == "--no-ping") {
-      opt.ping = false;
-      continue;
-    }
     if (i + 1 >= argc) return usage();
     const std::string_view value = argv[++i];
     if (arg == "--app") {
@@ -221,6 +223,10 @@ int main(int argc, char** argv) {
       const long n = std::strtol(argv[i], nullptr, 10);
       if (n < 1 || n > 100000) return usage();
       opt.round_trips = static_cast<std::size_t>(n);
+    } else if (arg == "--pings") {
+      const long n = std::strtol(argv[i], nullptr, 10);
+      if (n < 0 || n > 1000) return usage();
+      opt.pings = static_cast<std::size_t>(n);
     } else if (arg == "--json") {
       opt.json = value;
     } else if (arg == "--plot") {

@@ -3,7 +3,7 @@
 // flags below, and waits for both.
 //
 //   seam_perf_demo [--sizes 100K,1M,10M,100M,1G] [--round-trips N] [--json FILE]
-//                  [--plot FILE.png] [--app NAME] [--no-ping]
+//                  [--plot FILE.png] [--app NAME] [--pings N]
 //
 // The two programs are found next to this one (through /proc/self/exe). The server exits when
 // the client's session closes; if it does not within a few seconds it is killed and the run
@@ -29,15 +29,16 @@ namespace {
 
 constexpr const char* usage_text =
     "usage: seam_perf_demo [--sizes 100K,1M,10M,100M,1G] [--round-trips N] [--json FILE]\n"
-    "                      [--plot FILE.png] [--app NAME] [--no-ping]\n"
+    "                      [--plot FILE.png] [--app NAME] [--pings N]\n"
     "  --sizes        response sizes, K/M/G = KiB/MiB/GiB (default: all five above)\n"
     "  --round-trips  timed round trips per size and path (default 20; the copy path runs at\n"
     "                 most 5 from 100 MiB on)\n"
     "  --json FILE    write one record per size and path\n"
     "  --plot FILE    draw round trip against size (log-log) with gnuplot; no plot without it\n"
     "  --app NAME     session name of the server (default seam-perf-demo)\n"
-    "  --no-ping      time round trips right after the check of the previous response, with\n"
-    "                 no untimed ping first to wake both processes (cold caches)\n";
+    "  --pings N      untimed tiny round trips before each timed one (default 8; 0: none),\n"
+    "                 so that the check of the previous response does not leave the CPUs\n"
+    "                 cold for the next timed round trip\n";
 
 // The directory this executable lives in, where its two siblings are.
 std::string own_directory() {
@@ -114,12 +115,8 @@ int main(int argc, char** argv) {
       std::fputs(usage_text, stdout);
       return 0;
     }
-    if (arg == "--no-ping") {
-      client_flags.emplace_back(arg);
-      continue;
-    }
     const bool known = arg == "--sizes" || arg == "--round-trips" || arg == "--json" ||
-                       arg == "--plot" || arg == "--app";
+                       arg == "--plot" || arg == "--app" || arg == "--pings";
     if (!known || i + 1 >= argc) {
       std::fputs(usage_text, stderr);
       return 2;
@@ -138,7 +135,8 @@ int main(int argc, char** argv) {
     std::perror("seam_perf_demo: pipe");
     return 1;
   }
-  const pid_t server = start({dir + "/seam_perf_demo_server", "--app", app, "--ready-fd", "3"}, ready[1]);
+  const pid_t server =
+      start({dir + "/seam_perf_demo_server", "--app", app, "--ready-fd", "3"}, ready[1]);
   ::close(ready[1]);
   if (server < 0 || !wait_ready(ready[0], 10000)) {
     ::close(ready[0]);
@@ -156,7 +154,8 @@ int main(int argc, char** argv) {
   const pid_t client = start(client_args, -1);
   const int client_status = client > 0 ? wait_for(client, -1) : -1;
   const bool client_ok = WIFEXITED(client_status) && WEXITSTATUS(client_status) == 0;
-  if (!client_ok) std::fprintf(stderr, "seam_perf_demo: client failed (%s)\n", describe(client_status).c_str());
+  if (!client_ok)
+    std::fprintf(stderr, "seam_perf_demo: client failed (%s)\n", describe(client_status).c_str());
 
   // The client is gone, so is its session: the server should be on its way out.
   int server_status = wait_for(server, 10000);
@@ -167,6 +166,7 @@ int main(int argc, char** argv) {
   } else if (!(WIFEXITED(server_status) && WEXITSTATUS(server_status) == 0)) {
     std::fprintf(stderr, "seam_perf_demo: server failed (%s)\n", describe(server_status).c_str());
   }
-  const bool server_ok = server_status != -1 && WIFEXITED(server_status) && WEXITSTATUS(server_status) == 0;
+  const bool server_ok =
+      server_status != -1 && WIFEXITED(server_status) && WEXITSTATUS(server_status) == 0;
   return client_ok && server_ok ? 0 : 1;
 }

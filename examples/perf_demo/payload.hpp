@@ -31,7 +31,7 @@ inline std::size_t part_count(std::size_t file_bytes) {
 
 /// A 64-bit hash of `n` bytes. Four independent lanes, so that checking 1 GiB is bound by
 /// memory bandwidth rather than by the latency of one multiply chain (the client checks every
-/// byte after every round trip, 25 times per size).
+/// byte after every round trip).
 inline std::uint64_t hash_part(const unsigned char* p, std::size_t n) {
   constexpr std::uint64_t k1 = 0x9E3779B97F4A7C15ull, k2 = 0xC2B2AE3D27D4EB4Full;
   std::uint64_t lane[4] = {n, k1, k2, ~n};
@@ -43,14 +43,16 @@ inline std::uint64_t hash_part(const unsigned char* p, std::size_t n) {
       lane[l] = std::rotl(lane[l] ^ (w * k1), 29) * k2;
     }
   }
-  std::uint64_t h = lane[0] ^ std::rotl(lane[1], 16) ^ std::rotl(lane[2], 32) ^ std::rotl(lane[3], 48);
+  std::uint64_t h =
+      lane[0] ^ std::rotl(lane[1], 16) ^ std::rotl(lane[2], 32) ^ std::rotl(lane[3], 48);
   for (; i < n; ++i) h = std::rotl(h ^ p[i], 7) * k1;
   h ^= h >> 31;
   return h * k2;
 }
 
-/// Fills part `index` of a file of `file_bytes` bytes: a counter-based mix, so that every word
-/// is computed independently (fast to build, and different for every part and every size).
+/// Fills part `index` of a file of `file_bytes` bytes: each word is the SplitMix64 finalizer
+/// (a public-domain mixing function) of a counter, so that every word is computed independently
+/// (fast to build) and differs for every part and every size.
 inline void fill_part(unsigned char* p, std::size_t n, std::size_t file_bytes, std::size_t index) {
   const std::uint64_t seed = (file_bytes * 0xD6E8FEB86659FD93ull) ^ (index << 20);
   for (std::size_t i = 0; i < n; i += 8) {
@@ -93,7 +95,8 @@ inline std::string check_file(File::Reader file, std::size_t file_bytes) {
   }
   const auto parts = file.getParts();
   if (parts.size() != part_count(file_bytes)) {
-    return std::to_string(parts.size()) + " parts, expected " + std::to_string(part_count(file_bytes));
+    return std::to_string(parts.size()) + " parts, expected " +
+           std::to_string(part_count(file_bytes));
   }
   std::size_t total = 0;
   for (unsigned i = 0; i < parts.size(); ++i) {
@@ -120,10 +123,20 @@ inline std::optional<std::size_t> parse_size(std::string_view text) {
   std::size_t scale = 1;
   if (!unit.empty()) {
     switch (unit[0]) {
-      case 'K': case 'k': scale = KiB; break;
-      case 'M': case 'm': scale = MiB; break;
-      case 'G': case 'g': scale = GiB; break;
-      default: return std::nullopt;
+      case 'K':
+      case 'k':
+        scale = KiB;
+        break;
+      case 'M':
+      case 'm':
+        scale = MiB;
+        break;
+      case 'G':
+      case 'g':
+        scale = GiB;
+        break;
+      default:
+        return std::nullopt;
     }
     unit.remove_prefix(1);
     if (unit != "" && unit != "iB" && unit != "B") return std::nullopt;

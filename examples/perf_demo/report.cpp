@@ -91,7 +91,8 @@ std::string plot_script(const std::string& file, const std::vector<result>& resu
   std::string xtics;
   std::vector<std::size_t> sizes;
   for (const auto& r : results) {
-    if (std::find(sizes.begin(), sizes.end(), r.size_bytes) == sizes.end()) sizes.push_back(r.size_bytes);
+    if (std::find(sizes.begin(), sizes.end(), r.size_bytes) == sizes.end())
+      sizes.push_back(r.size_bytes);
   }
   std::sort(sizes.begin(), sizes.end());
   for (std::size_t size : sizes) {
@@ -143,7 +144,8 @@ result summarize(std::size_t size_bytes, std::string path, std::vector<double> s
 void print_table(const std::vector<result>& results) {
   std::vector<std::size_t> sizes;
   for (const auto& r : results) {
-    if (std::find(sizes.begin(), sizes.end(), r.size_bytes) == sizes.end()) sizes.push_back(r.size_bytes);
+    if (std::find(sizes.begin(), sizes.end(), r.size_bytes) == sizes.end())
+      sizes.push_back(r.size_bytes);
   }
   std::printf("\nRound trip, median (min .. max, n = round trips):\n");
   std::printf("%9s  %-40s  %-40s  %10s\n", "size", "copy RTT", "Seam RTT", "copy/Seam");
@@ -201,11 +203,13 @@ bool write_plot(const std::string& file, const std::vector<result>& results) {
   ::close(in[0]);
   if (spawned != 0) {
     ::close(in[1]);
-    std::fprintf(stderr, "perf_demo: cannot start %s: %s\n", gnuplot.c_str(), std::strerror(spawned));
+    std::fprintf(stderr, "perf_demo: cannot start %s: %s\n", gnuplot.c_str(),
+                 std::strerror(spawned));
     return false;
   }
   // gnuplot may exit before reading everything (a script error): that must not kill us.
-  struct sigaction ignore {}, previous {};
+  struct sigaction ignore {
+  }, previous{};
   ignore.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ignore, &previous);
   const std::string script = plot_script(file, results);

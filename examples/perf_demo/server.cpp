@@ -12,6 +12,8 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -114,7 +116,8 @@ void serve_one(seam::session& session, seam::capnp::channel& ch, file_store& fil
 
 int run(const options& opt) {
   seam::session_server server{opt.app};
-  std::printf("server: listening as '%s' (pid %d)\n", opt.app.c_str(), static_cast<int>(::getpid()));
+  std::printf("server: listening as '%s' (pid %d)\n", opt.app.c_str(),
+              static_cast<int>(::getpid()));
   std::fflush(stdout);
   if (opt.ready_fd >= 0) {
     [[maybe_unused]] ssize_t n = ::write(opt.ready_fd, "ready\n", 6);
@@ -141,7 +144,8 @@ int run(const options& opt) {
   std::size_t served = 0;
   seam::capnp::channel* channels[2] = {&zero_copy, &copying};
   for (;;) {
-    pollfd ready[2] = {{zero_copy.native_handle(), POLLIN, 0}, {copying.native_handle(), POLLIN, 0}};
+    pollfd ready[2] = {{zero_copy.native_handle(), POLLIN, 0},
+                       {copying.native_handle(), POLLIN, 0}};
     if (::poll(ready, 2, -1) < 0) {
       if (errno == EINTR) continue;
       throw std::system_error(errno, std::system_category(), "poll");
