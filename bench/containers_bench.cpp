@@ -32,8 +32,6 @@
 //   bench/report.py containers.json
 
 #include <benchmark/benchmark.h>
-#include <dlfcn.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,6 +57,7 @@
 #include <utility>
 #include <vector>
 
+#include "bip_segment.hpp"
 #include "seam/arena/arena.hpp"
 #include "seam/containers/hash_map.hpp"
 #include "seam/containers/map.hpp"
@@ -368,39 +367,8 @@ void register_all() {
 // 2 GiB leaves room for Boost's headers and for fragmentation over repeated builds.
 constexpr std::size_t wanted_segment_bytes = std::size_t{2} << 30;
 
-// /dev/shm is a tmpfs whose pages are charged on first touch: a segment larger than the space
-// left would SIGBUS mid-run (Docker's default is 64 MiB). Stay well inside what is free; a
-// run that does not fit then fails with bad_alloc, which main reports.
-std::size_t segment_bytes() {
-  struct statvfs fs {};
-  if (::statvfs("/dev/shm", &fs) != 0) return wanted_segment_bytes;
-  const std::size_t available = static_cast<std::size_t>(fs.f_bavail) * fs.f_frsize;
-  return std::min(wanted_segment_bytes, available / 4 * 3);
-}
 
-// Removes the named segment when main returns (and a stale one of a recycled pid up front).
-class segment_name {
- public:
-  segment_name() : m_name("seam_bench_containers." + std::to_string(::getpid())) {
-    bip::shared_memory_object::remove(m_name.c_str());
-  }
-  segment_name(const segment_name&) = delete;
-  segment_name& operator=(const segment_name&) = delete;
-  ~segment_name() { bip::shared_memory_object::remove(m_name.c_str()); }
-  const char* c_str() const noexcept { return m_name.c_str(); }
 
- private:
-  std::string m_name;
-};
-
-// "std" is meant to be jemalloc: say in the output which library really serves malloc.
-std::string malloc_provider() {
-  Dl_info info{};
-  if (::dladdr(reinterpret_cast<void*>(&std::malloc), &info) == 0 || info.dli_fname == nullptr) {
-    return "unknown";
-  }
-  return info.dli_fname;
-}
 
 }  // namespace
 
@@ -411,12 +379,12 @@ int main(int argc, char** argv) {
     seam::arena arena;
     g_arena = &arena;
 
-    segment_name name;
-    const std::size_t bytes = segment_bytes();
+    seam::bench::segment_name name("seam_bench_containers");
+    const std::size_t bytes = seam::bench::segment_bytes(wanted_segment_bytes);
     bip::managed_shared_memory segment(bip::create_only, name.c_str(), bytes);
     g_segment = &segment;
 
-    benchmark::AddCustomContext("malloc_provider", malloc_provider());
+    benchmark::AddCustomContext("malloc_provider", seam::bench::malloc_provider());
     benchmark::AddCustomContext("seam_arena_capacity", std::to_string(arena.capacity()));
     benchmark::AddCustomContext("bip_segment_bytes", std::to_string(bytes));
 
