@@ -157,13 +157,15 @@ int main(int argc, char** argv) {
   if (!client_ok)
     std::fprintf(stderr, "seam_perf_demo: client failed (%s)\n", describe(client_status).c_str());
 
-  // The client is gone, so is its session: the server should be on its way out.
+  // The client is gone, so is its session: the server should be on its way out. A client that
+  // failed may have failed before it connected, so the server is told to stop.
+  if (!client_ok) ::kill(server, SIGTERM);
   int server_status = wait_for(server, 10000);
   if (server_status == -1) {
     std::fprintf(stderr, "seam_perf_demo: the server did not exit after the client; killing it\n");
     ::kill(server, SIGKILL);
     wait_for(server, -1);
-  } else if (!(WIFEXITED(server_status) && WEXITSTATUS(server_status) == 0)) {
+  } else if (client_ok && !(WIFEXITED(server_status) && WEXITSTATUS(server_status) == 0)) {
     std::fprintf(stderr, "seam_perf_demo: server failed (%s)\n", describe(server_status).c_str());
   }
   const bool server_ok =
