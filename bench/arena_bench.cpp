@@ -133,9 +133,6 @@ void register_impl() {
 // Boost's headers and fragmentation.
 constexpr std::size_t wanted_segment_bytes = std::size_t{512} << 20;
 
-
-
-
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -367,9 +367,6 @@ void register_all() {
 // 2 GiB leaves room for Boost's headers and for fragmentation over repeated builds.
 constexpr std::size_t wanted_segment_bytes = std::size_t{2} << 30;
 
-
-
-
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "arena/detail/layout.hpp"
 #include "channel/detail/segments.hpp"
 #include "seam/arena/error.hpp"
 
@@ -73,14 +74,14 @@ namespace detail {
 
 std::error_code check_table(const table_header& header, std::span<const segment_ref> refs,
                             std::size_t arena_bytes, const reader_options& options) noexcept {
-  constexpr std::uint64_t first_block = 4096;  // the arena's header page holds no segment
   if (header.count == 0 || header.count > options.max_segments || refs.size() != header.count) {
     return errc::protocol_error;
   }
   for (const auto& ref : refs) {
     if (ref.words == 0) return errc::protocol_error;
     if (ref.offset % sizeof(word) != 0) return errc::handle_misaligned;
-    if (ref.offset < first_block || ref.offset > arena_bytes ||
+    // The header page holds no segment.
+    if (ref.offset < seam::detail::header_bytes || ref.offset > arena_bytes ||
         ref.words > (arena_bytes - ref.offset) / sizeof(word)) {
       return errc::handle_out_of_range;
     }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "arena/detail/layout.hpp"
 #include "seam/arena/error.hpp"
 #include "session/detail/protocol.hpp"
 
@@ -208,7 +209,7 @@ std::error_code session_core::check(const handle<std::byte>& h) const {
   for (const seam::arena* a : m_lendable) {
     if (a->id() == h.arena_id) {
       // The offset is the peer's: compare it before any pointer arithmetic.
-      return h.offset >= 4096 && h.offset < a->capacity() ? std::error_code()
+      return h.offset >= header_bytes && h.offset < a->capacity() ? std::error_code()
                                                           : std::error_code(errc::handle_out_of_range);
     }
   }
