@@ -26,25 +26,45 @@ for name in "${fuzzers[@]}"; do
 done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/seam-fuzz.XXXXXX")
-failed=0
-for name in "${fuzzers[@]}"; do
+
+# One fuzzer on a copy of its corpus; its exit status goes to $work/<name>/status.
+fuzz_one() {
+  local name=$1 status=0
   mkdir -p "$work/$name/corpus" "$work/$name/artifacts"
   cp -r "$here/corpus/$name/." "$work/$name/corpus/"
-  seeds=$(find "$work/$name/corpus" -type f | wc -l)
-  log="$work/$name/log"
+  find "$work/$name/corpus" -type f | wc -l >"$work/$name/seeds"
   # -timeout: one input taking longer than this is a hang, reported as a failure.
   # -rss_limit_mb: the arenas are small; more than this is a leak or a runaway input.
   # -use_value_profile: guides the fuzzer through multi-field checks (magic, version, size)
   # that -O2 compiles into one branch, so plain edge coverage never rewards half a match.
-  status=0
   "$build/fuzz/$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -use_value_profile=1 \
     -print_final_stats=1 -artifact_prefix="$work/$name/artifacts/" \
-    "$work/$name/corpus" >"$log" 2>&1 || status=$?
+    "$work/$name/corpus" >"$work/$name/log" 2>&1 || status=$?
+  echo "$status" >"$work/$name/status"
+}
+
+# As many fuzzers at a time as there are cores: each still gets a whole core for its time.
+cores=$(nproc)
+running=0
+for name in "${fuzzers[@]}"; do
+  fuzz_one "$name" &
+  running=$((running + 1))
+  if [[ $running -ge $cores ]]; then
+    wait -n
+    running=$((running - 1))
+  fi
+done
+wait
+
+failed=0
+for name in "${fuzzers[@]}"; do
+  status=$(cat "$work/$name/status")
+  log="$work/$name/log"
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   corpus=$(find "$work/$name/corpus" -type f | wc -l)
   if [[ $status -eq 0 ]]; then
     printf '%-20s ok      %12s executions in %ss, corpus %d -> %d\n' \
-      "$name" "${runs:-?}" "$seconds" "$seeds" "$corpus"
+      "$name" "${runs:-?}" "$seconds" "$(cat "$work/$name/seeds")" "$corpus"
   else
     failed=1
     printf '%-20s FAILED  %12s executions, exit status %d; log: %s\n' \
