@@ -111,7 +111,8 @@ class allocator {
     namespace bc = boost::container;
     const bool nothrow = (command & bc::nothrow_allocation) != 0;
     T* const old = reuse.get();
-    if (old != nullptr && (command & (bc::expand_fwd | bc::shrink_in_place)) != 0) {
+    if (old != nullptr && (command & (bc::expand_fwd | bc::shrink_in_place)) != 0 &&
+        !cannot_grow_in_place(command, limit_size)) {
       arena* a = arena_scope::current();
       // In place only in the current arena: a block of another arena moves to the current one,
       // as it would with a plain allocator, and only the arena's owner may touch its heap.
@@ -161,6 +162,18 @@ class allocator {
   // Over-aligned blocks are sized by jemalloc with their alignment in mind: keep them exact
   // rather than reason about how `xallocx` treats them.
   static constexpr bool resizable = alignof(T) <= arena::default_alignment;
+
+  // True if asking jemalloc to grow the block would be a lookup that can only fail. jemalloc
+  // grows a small block (one of a slab: up to 14 KiB with 4 KiB pages, more with larger ones) in
+  // place only within its size class, and a container asks to grow only past its capacity,
+  // which is that class's size when the block came from `allocation_command`. A growth to at
+  // most `small_bytes` is of a block smaller than that, so a small one. (For a block from
+  // `allocate(n)`, whose class may have room left, this costs a move, never correctness.)
+  static constexpr std::size_t small_bytes = 8192;
+  static bool cannot_grow_in_place(boost::container::allocation_type command,
+                                   size_type limit) noexcept {
+    return (command & boost::container::shrink_in_place) == 0 && limit <= small_bytes / sizeof(T);
+  }
 
   static arena& current_arena() {
     arena* a = arena_scope::current();
