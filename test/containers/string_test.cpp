@@ -180,6 +180,20 @@ TEST(StringTest, ComparesHashesAndConcatenatesLikeBoostsString) {
   static_assert(seam::shm_safe_v<seam::string>);
 }
 
+TEST(StringTest, BuildsFromStdStringsAndViewsOnEveryCompiler) {
+  seam::arena a;
+  seam::arena_scope scope{a};
+  const std::string text = piece(7) + piece(8) + "past the inline buffer";
+  const seam::string from_string(text);
+  const seam::string from_view{std::string_view(text)};
+  EXPECT_EQ(view_of(from_string), text);
+  EXPECT_EQ(view_of(from_view), text);
+  // As a key built in place from a std::string (clang 14 rejects Boost's own constructor).
+  seam::map<seam::string, int> m;
+  m.emplace(text, 1);
+  EXPECT_EQ(m.at(from_view), 1);
+}
+
 TEST(StringTest, FailedGrowthLeavesTheStringAsItWas) {
   seam::string s("short");  // inline: no arena needed yet
   s.append(" text");

@@ -2,19 +2,248 @@
 /// \file
 /// `seam::map` and `seam::multimap`: ordered trees in the current arena.
 
-#include <boost/container/map.hpp>
+#include <concepts>
 #include <functional>
+#include <initializer_list>
+#include <stdexcept>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "seam/containers/allocator.hpp"
+#include "seam/containers/detail/tree.hpp"
 
 namespace seam {
 
-/// An ordered map (a red-black tree of `seam::ptr`-linked nodes) in an arena. Pass
-/// `std::less<>` as `Compare` to look up `seam::string` keys by `std::string_view`.
+namespace detail {
+
+/// Map elements: `std::pair<const K, T>`, keyed by `first`.
+template <class K, class T>
+struct tree_map_policy {
+  using key_type = K;
+  using value_type = std::pair<const K, T>;
+  static constexpr bool const_elements = false;  // the mapped value may change in place
+
+  static const K& key(const value_type& v) noexcept { return v.first; }
+
+  /// True if `emplace(args…)` names the key without building an element: (key, mapped), or
+  /// one pair-like argument whose `first` is a key.
+  template <class... Args>
+  static constexpr bool key_in_args = [] {
+    if constexpr (sizeof...(Args) == 2) {
+      return std::is_same_v<std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>, K>;
+    } else if constexpr (sizeof...(Args) == 1) {
+      using arg = std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>;
+      if constexpr (requires { typename arg::first_type; }) {
+        return std::is_same_v<std::remove_cv_t<typename arg::first_type>, K>;
+      }
+    }
+    return false;
+  }();
+  template <class First, class... Rest>
+  static const K& key_of_args(const First& first, const Rest&...) noexcept {
+    if constexpr (sizeof...(Rest) == 1) {
+      return first;
+    } else {
+      return first.first;
+    }
+  }
+};
+
+template <class K, class T, class Compare, bool Unique>
+using map_tree = tree<tree_map_policy<K, T>, Compare, allocator<std::pair<const K, T>>, Unique>;
+
+/// What `map::insert` takes besides a `value_type`: anything a `value_type` is built from.
+template <class P, class Value>
+concept map_insertable =
+    std::constructible_from<Value, P&&> && !std::same_as<std::remove_cvref_t<P>, Value>;
+
+}  // namespace detail
+
+/// An ordered map in an arena: the interface of `std::map`, as a red-black tree whose nodes
+/// link to each other by self-relative offsets.
+///
+/// Built for an arena: make it with `arena.make<seam::map<K, T>>()` (or keep the map object
+/// anywhere and only its nodes in the arena); nodes come from `seam::allocator` (the thread's
+/// current arena), elements are built in place with no allocator plumbing, so `m[key]` with a
+/// `seam::vector` mapped type just works under an `arena_scope`. The map holds no raw pointer:
+/// another process reads it as `const map&` from an `arena_view`, at any address. Const
+/// members (`find`, `lower_bound`, `count`, `at`, iteration, comparisons) only read, so they
+/// work on a read-only mapping. Pass `std::less<>` as `Compare` to look up `seam::string` keys
+/// by `std::string_view` without building a key.
+///
+/// Which process may touch it: only the arena's owner changes it, with the scope of the arena
+/// that holds it active (nodes are allocated in the current arena; erasing needs no scope);
+/// any process that maps the arena may call const members. Thread-safety: that of the std
+/// containers (concurrent const calls are fine), across processes too.
+///
+/// As `std::map`: insertions and erasures invalidate no iterator or reference but those to
+/// erased elements; a throw during an insertion leaves the map unchanged. Moving or swapping
+/// maps moves no element. Missing: node handles (`extract`, `merge`, `insert(node_type)`).
 template <class Key, class T, class Compare = std::less<Key>>
-using map = boost::container::map<Key, T, Compare, allocator<std::pair<const Key, T>>>;
+class map : public detail::map_tree<Key, T, Compare, true> {
+  using base = detail::map_tree<Key, T, Compare, true>;
+
+ public:
+  using mapped_type = T;
+  using typename base::const_iterator;
+  using typename base::iterator;
+  using typename base::key_type;
+  using typename base::size_type;
+  using typename base::value_type;
+
+  /// Compares elements by their keys.
+  class value_compare {
+   public:
+    bool operator()(const value_type& a, const value_type& b) const {
+      return m_comp(a.first, b.first);
+    }
+
+   protected:
+    friend class map;
+    explicit value_compare(Compare comp) : m_comp(std::move(comp)) {}
+    Compare m_comp;
+  };
+
+  using base::base;
+  map() = default;
+  map& operator=(std::initializer_list<value_type> values) {
+    base::operator=(values);
+    return *this;
+  }
+
+  value_compare value_comp() const { return value_compare(this->key_comp()); }
+
+  using base::insert;
+  /// Inserts anything a `value_type` can be built from, e.g. a `std::pair<K, T>`.
+  template <detail::map_insertable<value_type> P>
+  std::pair<iterator, bool> insert(P&& value) {
+    return this->emplace(std::forward<P>(value));
+  }
+  template <detail::map_insertable<value_type> P>
+  iterator insert(const_iterator hint, P&& value) {
+    return this->emplace_hint(hint, std::forward<P>(value));
+  }
+
+  /// Inserts `T(args…)` under `key` unless the key is present; then `args` are not touched.
+  template <class... Args>
+  std::pair<iterator, bool> try_emplace(const key_type& key, Args&&... args) {
+    return this->emplace_key(key, std::piecewise_construct, std::forward_as_tuple(key),
+                             std::forward_as_tuple(std::forward<Args>(args)...));
+  }
+  template <class... Args>
+  std::pair<iterator, bool> try_emplace(key_type&& key, Args&&... args) {
+    return this->emplace_key(key, std::piecewise_construct, std::forward_as_tuple(std::move(key)),
+                             std::forward_as_tuple(std::forward<Args>(args)...));
+  }
+  template <class... Args>
+  iterator try_emplace(const_iterator hint, const key_type& key, Args&&... args) {
+    return this->emplace_hint_key(hint, key, std::piecewise_construct, std::forward_as_tuple(key),
+                                  std::forward_as_tuple(std::forward<Args>(args)...));
+  }
+  template <class... Args>
+  iterator try_emplace(const_iterator hint, key_type&& key, Args&&... args) {
+    return this->emplace_hint_key(hint, key, std::piecewise_construct,
+                                  std::forward_as_tuple(std::move(key)),
+                                  std::forward_as_tuple(std::forward<Args>(args)...));
+  }
+
+  /// Inserts `value` under `key`, or assigns it to the present element.
+  template <class M>
+  std::pair<iterator, bool> insert_or_assign(const key_type& key, M&& value) {
+    auto result = try_emplace(key, std::forward<M>(value));
+    if (!result.second) result.first->second = std::forward<M>(value);
+    return result;
+  }
+  template <class M>
+  std::pair<iterator, bool> insert_or_assign(key_type&& key, M&& value) {
+    auto result = try_emplace(std::move(key), std::forward<M>(value));
+    if (!result.second) result.first->second = std::forward<M>(value);
+    return result;
+  }
+  template <class M>
+  iterator insert_or_assign(const_iterator hint, const key_type& key, M&& value) {
+    const size_type before = this->size();
+    iterator it = try_emplace(hint, key, std::forward<M>(value));
+    if (this->size() == before) it->second = std::forward<M>(value);  // the key was present
+    return it;
+  }
+  template <class M>
+  iterator insert_or_assign(const_iterator hint, key_type&& key, M&& value) {
+    const size_type before = this->size();
+    iterator it = try_emplace(hint, std::move(key), std::forward<M>(value));
+    if (this->size() == before) it->second = std::forward<M>(value);  // the key was present
+    return it;
+  }
+
+  /// The value under `key`, value-initialised first if the key is absent (owner only).
+  T& operator[](const key_type& key) { return try_emplace(key).first->second; }
+  T& operator[](key_type&& key) { return try_emplace(std::move(key)).first->second; }
+
+  /// The value under `key`; throws `std::out_of_range` if absent. The const form reads only.
+  T& at(const key_type& key) { return checked(this->find(key)); }
+  const T& at(const key_type& key) const { return checked(this->find(key)); }
+  template <detail::tree_lookup_key<Compare> K>
+  T& at(const K& key) {
+    return checked(this->find(key));
+  }
+  template <detail::tree_lookup_key<Compare> K>
+  const T& at(const K& key) const {
+    return checked(this->find(key));
+  }
+
+ private:
+  template <class It>
+  auto& checked(It it) const {
+    if (it == this->cend()) throw std::out_of_range("seam::map::at: no such key");
+    return it->second;
+  }
+};
+
+/// An ordered map with equal keys allowed, kept in insertion order: the interface of
+/// `std::multimap`, on the same tree and with the same contract as `seam::map`.
 template <class Key, class T, class Compare = std::less<Key>>
-using multimap = boost::container::multimap<Key, T, Compare, allocator<std::pair<const Key, T>>>;
+class multimap : public detail::map_tree<Key, T, Compare, false> {
+  using base = detail::map_tree<Key, T, Compare, false>;
+
+ public:
+  using mapped_type = T;
+  using typename base::const_iterator;
+  using typename base::iterator;
+  using typename base::value_type;
+
+  /// Compares elements by their keys.
+  class value_compare {
+   public:
+    bool operator()(const value_type& a, const value_type& b) const {
+      return m_comp(a.first, b.first);
+    }
+
+   protected:
+    friend class multimap;
+    explicit value_compare(Compare comp) : m_comp(std::move(comp)) {}
+    Compare m_comp;
+  };
+
+  using base::base;
+  multimap() = default;
+  multimap& operator=(std::initializer_list<value_type> values) {
+    base::operator=(values);
+    return *this;
+  }
+
+  value_compare value_comp() const { return value_compare(this->key_comp()); }
+
+  using base::insert;
+  /// Inserts anything a `value_type` can be built from, e.g. a `std::pair<K, T>`.
+  template <detail::map_insertable<value_type> P>
+  iterator insert(P&& value) {
+    return this->emplace(std::forward<P>(value));
+  }
+  template <detail::map_insertable<value_type> P>
+  iterator insert(const_iterator hint, P&& value) {
+    return this->emplace_hint(hint, std::forward<P>(value));
+  }
+};
 
 }  // namespace seam

@@ -2,17 +2,78 @@
 /// \file
 /// `seam::set` and `seam::multiset`: ordered trees in the current arena.
 
-#include <boost/container/set.hpp>
 #include <functional>
+#include <initializer_list>
+#include <type_traits>
 
 #include "seam/containers/allocator.hpp"
+#include "seam/containers/detail/tree.hpp"
 
 namespace seam {
 
-/// An ordered set in an arena.
+namespace detail {
+
+/// Set elements: the keys themselves, never changed in place.
+template <class K>
+struct tree_set_policy {
+  using key_type = K;
+  using value_type = K;
+  static constexpr bool const_elements = true;  // `iterator` is `const_iterator`
+
+  static const K& key(const K& v) noexcept { return v; }
+
+  /// True if `emplace(args…)` is given a key: it is looked up before a node is built.
+  template <class... Args>
+  static constexpr bool key_in_args = sizeof...(Args) == 1 &&
+                                      (std::is_same_v<std::remove_cvref_t<Args>, K> && ...);
+  static const K& key_of_args(const K& key) noexcept { return key; }
+};
+
+template <class K, class Compare, bool Unique>
+using set_tree = tree<tree_set_policy<K>, Compare, allocator<K>, Unique>;
+
+}  // namespace detail
+
+/// An ordered set in an arena: the interface of `std::set`, on the same tree and with the same
+/// contract as `seam::map` (lives in an arena, changed only by the owner, read in place by any
+/// process that maps it; const members only read). Elements are immutable through iterators
+/// (`iterator` is `const_iterator`).
 template <class Key, class Compare = std::less<Key>>
-using set = boost::container::set<Key, Compare, allocator<Key>>;
+class set : public detail::set_tree<Key, Compare, true> {
+  using base = detail::set_tree<Key, Compare, true>;
+
+ public:
+  using value_compare = Compare;
+  using typename base::value_type;
+
+  using base::base;
+  set() = default;
+  set& operator=(std::initializer_list<value_type> values) {
+    base::operator=(values);
+    return *this;
+  }
+
+  value_compare value_comp() const { return this->key_comp(); }
+};
+
+/// An ordered set with equal keys allowed, kept in insertion order: the interface of
+/// `std::multiset`, with the contract of `seam::set`.
 template <class Key, class Compare = std::less<Key>>
-using multiset = boost::container::multiset<Key, Compare, allocator<Key>>;
+class multiset : public detail::set_tree<Key, Compare, false> {
+  using base = detail::set_tree<Key, Compare, false>;
+
+ public:
+  using value_compare = Compare;
+  using typename base::value_type;
+
+  using base::base;
+  multiset() = default;
+  multiset& operator=(std::initializer_list<value_type> values) {
+    base::operator=(values);
+    return *this;
+  }
+
+  value_compare value_comp() const { return this->key_comp(); }
+};
 
 }  // namespace seam

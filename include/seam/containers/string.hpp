@@ -42,6 +42,9 @@ class basic_string : public boost::container::basic_string<CharT, Traits, alloca
     assign_chars(other.data(), other.size());
   }
   basic_string(base&& other) noexcept : base(std::move(other)) {}  // NOLINT: implicit, like a move
+  /// From a view, and so from a `std::string`: Boost's own constructor takes a template template
+  /// parameter that clang 14 does not match against `std::basic_string`'s three parameters.
+  explicit basic_string(view_type chars) : base() { assign_chars(chars.data(), chars.size()); }
 
   basic_string& operator=(const basic_string& other) {
     if (this != &other) assign_chars(other.data(), other.size());
