@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <compare>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -152,6 +153,15 @@ TEST(StringTest, ComparesHashesAndConcatenatesLikeBoostsString) {
   EXPECT_TRUE(apple != pear);
   EXPECT_TRUE(apple == std::string_view("apple"));
   EXPECT_EQ(apple.compare(pear) < 0, true);
+  // Two Seam strings compare inline (Seam's operators): by characters, then by length, with
+  // no stop at a '\0', short against long.
+  const seam::string ab("ab"), abc("abc"), abd("abd"), nul_a(std::string_view("a\0b", 3)),
+      nul_b(std::string_view("a\0c", 3)), long_ab(std::string(40, 'a') + "b");
+  EXPECT_TRUE(ab < abc && abc < abd && !(abc < ab) && !(abd <= abc));
+  EXPECT_TRUE(nul_a < nul_b && nul_a != nul_b && nul_a != seam::string("a"));
+  EXPECT_TRUE(seam::string(std::string(40, 'a')) < long_ab && long_ab < abc);
+  EXPECT_EQ(abc <=> seam::string("abc"), std::strong_ordering::equal);
+  EXPECT_TRUE(abc == seam::string("abc") && !(abc != seam::string("abc")));
 
   const seam::string joined = apple + "-" + pear + '!';
   EXPECT_EQ(view_of(joined), "apple-pear!");
