@@ -53,6 +53,17 @@ struct tree_map_policy {
 template <class K, class T, class Compare, bool Unique>
 using map_tree = tree<tree_map_policy<K, T>, Compare, allocator<std::pair<const K, T>>, Unique>;
 
+/// `map::value_compare` and `multimap::value_compare`: compares elements by their keys.
+template <class Value, class Compare>
+class map_value_compare {
+ public:
+  explicit map_value_compare(Compare comp) : m_comp(std::move(comp)) {}
+  bool operator()(const Value& a, const Value& b) const { return m_comp(a.first, b.first); }
+
+ protected:
+  Compare m_comp;
+};
+
 /// What `map::insert` takes besides a `value_type`: anything a `value_type` is built from.
 template <class P, class Value>
 concept map_insertable =
@@ -92,18 +103,7 @@ class map : public detail::map_tree<Key, T, Compare, true> {
   using typename base::size_type;
   using typename base::value_type;
 
-  /// Compares elements by their keys.
-  class value_compare {
-   public:
-    bool operator()(const value_type& a, const value_type& b) const {
-      return m_comp(a.first, b.first);
-    }
-
-   protected:
-    friend class map;
-    explicit value_compare(Compare comp) : m_comp(std::move(comp)) {}
-    Compare m_comp;
-  };
+  using value_compare = detail::map_value_compare<value_type, Compare>;
 
   using base::base;
   map() = default;
@@ -212,18 +212,7 @@ class multimap : public detail::map_tree<Key, T, Compare, false> {
   using typename base::iterator;
   using typename base::value_type;
 
-  /// Compares elements by their keys.
-  class value_compare {
-   public:
-    bool operator()(const value_type& a, const value_type& b) const {
-      return m_comp(a.first, b.first);
-    }
-
-   protected:
-    friend class multimap;
-    explicit value_compare(Compare comp) : m_comp(std::move(comp)) {}
-    Compare m_comp;
-  };
+  using value_compare = detail::map_value_compare<value_type, Compare>;
 
   using base::base;
   multimap() = default;
