@@ -11,6 +11,7 @@
 
 #include "seam/containers/allocator.hpp"
 #include "seam/containers/detail/hash_table.hpp"
+#include "seam/containers/detail/pair_keys.hpp"
 #include "seam/containers/hash.hpp"
 
 namespace seam {
@@ -19,36 +20,13 @@ namespace detail {
 
 /// Where a slot's value is: map slots hold `std::pair<const K, V>`, set slots hold `K`.
 template <class K, class V>
-struct map_policy {
+struct map_policy : pair_keys<K> {
   using key_type = K;
   using value_type = std::pair<const K, V>;
   using slot_type = value_type;
   using exposed_type = value_type;  // what a (non-const) iterator shows
 
   static const K& key(const slot_type& s) noexcept { return s.first; }
-
-  /// True if the arguments of `emplace` name the key without building a value: (key, mapped)
-  /// or a pair whose first member is a key.
-  template <class... Args>
-  static constexpr bool key_in_args = [] {
-    if constexpr (sizeof...(Args) == 2) {
-      return std::is_same_v<std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>, K>;
-    } else if constexpr (sizeof...(Args) == 1) {
-      using arg = std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>;
-      if constexpr (requires { typename arg::first_type; }) {
-        return std::is_same_v<std::remove_cv_t<typename arg::first_type>, K>;
-      }
-    }
-    return false;
-  }();
-  template <class First, class... Rest>
-  static const K& key_of_args(const First& first, const Rest&...) noexcept {
-    if constexpr (sizeof...(Rest) == 1) {
-      return first;
-    } else {
-      return first.first;
-    }
-  }
 
   /// Builds `*dst` from `*src`, moving if that cannot throw (so a rehash that fails leaves the
   /// old slots intact). The key is moved out of its `const` member: the source slot is

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "seam/containers/allocator.hpp"
+#include "seam/containers/detail/pair_keys.hpp"
 #include "seam/containers/detail/tree.hpp"
 
 namespace seam {
@@ -19,35 +20,12 @@ namespace detail {
 
 /// Map elements: `std::pair<const K, T>`, keyed by `first`.
 template <class K, class T>
-struct tree_map_policy {
+struct tree_map_policy : pair_keys<K> {
   using key_type = K;
   using value_type = std::pair<const K, T>;
   static constexpr bool const_elements = false;  // the mapped value may change in place
 
   static const K& key(const value_type& v) noexcept { return v.first; }
-
-  /// True if `emplace(args…)` names the key without building an element: (key, mapped), or
-  /// one pair-like argument whose `first` is a key.
-  template <class... Args>
-  static constexpr bool key_in_args = [] {
-    if constexpr (sizeof...(Args) == 2) {
-      return std::is_same_v<std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>, K>;
-    } else if constexpr (sizeof...(Args) == 1) {
-      using arg = std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>;
-      if constexpr (requires { typename arg::first_type; }) {
-        return std::is_same_v<std::remove_cv_t<typename arg::first_type>, K>;
-      }
-    }
-    return false;
-  }();
-  template <class First, class... Rest>
-  static const K& key_of_args(const First& first, const Rest&...) noexcept {
-    if constexpr (sizeof...(Rest) == 1) {
-      return first;
-    } else {
-      return first.first;
-    }
-  }
 };
 
 template <class K, class T, class Compare, bool Unique>
