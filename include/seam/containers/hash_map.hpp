@@ -11,7 +11,7 @@
 
 #include "seam/containers/allocator.hpp"
 #include "seam/containers/detail/hash_table.hpp"
-#include "seam/containers/detail/pair_keys.hpp"
+#include "seam/containers/detail/keys.hpp"
 #include "seam/containers/hash.hpp"
 
 namespace seam {
@@ -60,11 +60,6 @@ struct set_policy {
     std::allocator_traits<A>::construct(alloc, dst, std::move_if_noexcept(*src));
   }
 };
-
-/// Anything but a `Value` itself that a `Value` can be built from (`insert`'s template form).
-template <class P, class Value>
-concept insertable_as =
-    std::constructible_from<Value, P&&> && !std::same_as<std::remove_cvref_t<P>, Value>;
 
 }  // namespace detail
 

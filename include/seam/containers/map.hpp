@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "seam/containers/allocator.hpp"
-#include "seam/containers/detail/pair_keys.hpp"
+#include "seam/containers/detail/keys.hpp"
 #include "seam/containers/detail/tree.hpp"
 
 namespace seam {
@@ -41,11 +41,6 @@ class map_value_compare {
  protected:
   Compare m_comp;
 };
-
-/// What `map::insert` takes besides a `value_type`: anything a `value_type` is built from.
-template <class P, class Value>
-concept map_insertable =
-    std::constructible_from<Value, P&&> && !std::same_as<std::remove_cvref_t<P>, Value>;
 
 }  // namespace detail
 
@@ -94,11 +89,11 @@ class map : public detail::map_tree<Key, T, Compare, true> {
 
   using base::insert;
   /// Inserts anything a `value_type` can be built from, e.g. a `std::pair<K, T>`.
-  template <detail::map_insertable<value_type> P>
+  template <detail::insertable_as<value_type> P>
   std::pair<iterator, bool> insert(P&& value) {
     return this->emplace(std::forward<P>(value));
   }
-  template <detail::map_insertable<value_type> P>
+  template <detail::insertable_as<value_type> P>
   iterator insert(const_iterator hint, P&& value) {
     return this->emplace_hint(hint, std::forward<P>(value));
   }
@@ -161,11 +156,11 @@ class map : public detail::map_tree<Key, T, Compare, true> {
   /// The value under `key`; throws `std::out_of_range` if absent. The const form reads only.
   T& at(const key_type& key) { return checked(this->find(key)); }
   const T& at(const key_type& key) const { return checked(this->find(key)); }
-  template <detail::tree_lookup_key<Compare> K>
+  template <detail::lookup_key<Compare> K>
   T& at(const K& key) {
     return checked(this->find(key));
   }
-  template <detail::tree_lookup_key<Compare> K>
+  template <detail::lookup_key<Compare> K>
   const T& at(const K& key) const {
     return checked(this->find(key));
   }
@@ -203,11 +198,11 @@ class multimap : public detail::map_tree<Key, T, Compare, false> {
 
   using base::insert;
   /// Inserts anything a `value_type` can be built from, e.g. a `std::pair<K, T>`.
-  template <detail::map_insertable<value_type> P>
+  template <detail::insertable_as<value_type> P>
   iterator insert(P&& value) {
     return this->emplace(std::forward<P>(value));
   }
-  template <detail::map_insertable<value_type> P>
+  template <detail::insertable_as<value_type> P>
   iterator insert(const_iterator hint, P&& value) {
     return this->emplace_hint(hint, std::forward<P>(value));
   }

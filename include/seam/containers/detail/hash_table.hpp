@@ -31,24 +31,10 @@
 
 #include "seam/arena/assert.hpp"
 #include "seam/containers/detail/hash_group.hpp"
+#include "seam/containers/detail/keys.hpp"
 #include "seam/containers/hash.hpp"
 
 namespace seam::detail {
-
-template <class T>
-concept transparent = requires {
-  typename T::is_transparent;
-};
-
-/// A key type that lookups accept besides `key_type`: any, if `Hash` and `Eq` are
-/// transparent (they then hash and compare it with stored keys, e.g. a `std::string_view`).
-template <class K, class Hash, class Eq>
-concept lookup_key = transparent<Hash> && transparent<Eq>;
-
-/// A lookup key for `erase(K&&)`, which must not catch iterators (those erase a position).
-template <class K, class Hash, class Eq, class Iterator, class ConstIterator>
-concept erasable_key = lookup_key<K, Hash, Eq> && !std::is_convertible_v<K, Iterator> &&
-                       !std::is_convertible_v<K, ConstIterator>;
 
 /// The table shared by `seam::hash_map` and `seam::hash_set`; see those for the contract.
 template <class Policy, class Hash, class Eq, class Alloc>
@@ -281,10 +267,10 @@ class hash_table {
     while (first != last) first = erase(first);
     return make_iterator<iterator>(static_cast<size_type>(last.m_ctrl - ctrl_ptr()), false);
   }
-  size_type erase(const key_type& key) { return erase_key(key); }
-  template <erasable_key<Hash, Eq, iterator, const_iterator> K>
+  size_type erase(const key_type& key) { return erase_keyed(key); }
+  template <erase_key<iterator, const_iterator, Hash, Eq> K>
   size_type erase(K&& key) {
-    return erase_key(key);
+    return erase_keyed(key);
   }
 
   /// Destroys every element; keeps the slots (like `std::unordered_map::clear`).
@@ -487,7 +473,7 @@ class hash_table {
   }
 
   template <class K>
-  size_type erase_key(const K& key) {
+  size_type erase_keyed(const K& key) {
     const size_type index = find_index(key);
     if (index == npos) return 0;
     erase_at(index);

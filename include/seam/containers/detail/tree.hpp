@@ -23,25 +23,10 @@
 #include <type_traits>
 #include <utility>
 
+#include "seam/containers/detail/keys.hpp"
 #include "seam/containers/detail/tree_node.hpp"
 
 namespace seam::detail {
-
-/// A comparator that accepts other types than the key (`std::less<>`): lookups then take any
-/// key type it can compare, e.g. a `std::string_view` for `seam::string` keys.
-template <class Compare>
-concept transparent_compare = requires {
-  typename Compare::is_transparent;
-};
-
-/// A key type that lookups accept besides `key_type`: any, if `Compare` is transparent.
-template <class K, class Compare>
-concept tree_lookup_key = transparent_compare<Compare>;
-
-/// A lookup key for `erase(K&&)`, which must not catch iterators (those erase a position).
-template <class K, class Compare, class Iterator, class ConstIterator>
-concept tree_erase_key = tree_lookup_key<K, Compare> && !std::is_convertible_v<K, Iterator> &&
-                         !std::is_convertible_v<K, ConstIterator>;
 
 /// `a <=> b` if the type has it, else derived from `<` (the standard's synth-three-way).
 struct synth_three_way {
@@ -184,17 +169,17 @@ class tree {
   // --- Lookup: const, safe on a read-only mapping; any key type if Compare is transparent. ---
   iterator find(const key_type& key) { return iterator(find_node(key)); }
   const_iterator find(const key_type& key) const { return const_iterator(find_node(key)); }
-  template <tree_lookup_key<Compare> K>
+  template <lookup_key<Compare> K>
   iterator find(const K& key) {
     return iterator(find_node(key));
   }
-  template <tree_lookup_key<Compare> K>
+  template <lookup_key<Compare> K>
   const_iterator find(const K& key) const {
     return const_iterator(find_node(key));
   }
 
   bool contains(const key_type& key) const { return find_node(key) != &m_header; }
-  template <tree_lookup_key<Compare> K>
+  template <lookup_key<Compare> K>
   bool contains(const K& key) const {
     return find_node(key) != &m_header;
   }
@@ -206,7 +191,7 @@ class tree {
       return count_range(equal_range_nodes(key));
     }
   }
-  template <tree_lookup_key<Compare> K>
+  template <lookup_key<Compare> K>
   size_type count(const K& key) const {
     return count_range(equal_range_nodes(key));  // `key` may match several keys
   }
@@ -215,11 +200,11 @@ class tree {
   const_iterator lower_bound(const key_type& key) const {
     return const_iterator(lower_bound_node(key));
   }
-  template <tree_lookup_key<Compare> K>
+  template <lookup_key<Compare> K>
   iterator lower_bound(const K& key) {
     return iterator(lower_bound_node(key));
   }
-  template <tree_lookup_key<Compare> K>
+  template <lookup_key<Compare> K>
   const_iterator lower_bound(const K& key) const {
     return const_iterator(lower_bound_node(key));
   }
@@ -228,11 +213,11 @@ class tree {
   const_iterator upper_bound(const key_type& key) const {
     return const_iterator(upper_bound_node(key));
   }
-  template <tree_lookup_key<Compare> K>
+  template <lookup_key<Compare> K>
   iterator upper_bound(const K& key) {
     return iterator(upper_bound_node(key));
   }
-  template <tree_lookup_key<Compare> K>
+  template <lookup_key<Compare> K>
   const_iterator upper_bound(const K& key) const {
     return const_iterator(upper_bound_node(key));
   }
@@ -243,11 +228,11 @@ class tree {
   std::pair<const_iterator, const_iterator> equal_range(const key_type& key) const {
     return as_range<const_iterator>(key_range_nodes(key));
   }
-  template <tree_lookup_key<Compare> K>
+  template <lookup_key<Compare> K>
   std::pair<iterator, iterator> equal_range(const K& key) {
     return as_range<iterator>(equal_range_nodes(key));
   }
-  template <tree_lookup_key<Compare> K>
+  template <lookup_key<Compare> K>
   std::pair<const_iterator, const_iterator> equal_range(const K& key) const {
     return as_range<const_iterator>(equal_range_nodes(key));
   }
@@ -340,7 +325,7 @@ class tree {
       return erase_range(equal_range_nodes(key));
     }
   }
-  template <tree_erase_key<Compare, iterator, const_iterator> K>
+  template <erase_key<iterator, const_iterator, Compare> K>
   size_type erase(K&& key) {
     return erase_range(equal_range_nodes(key));
   }

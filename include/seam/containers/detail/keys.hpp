@@ -1,0 +1,64 @@
+#pragma once
+/// \file
+/// What every Seam container family (the trees, the flat tables, the node tables) shares about
+/// keys: which key types lookups accept, what `insert` takes besides an element, and how
+/// `emplace` finds the key in its arguments.
+
+#include <concepts>
+#include <tuple>
+#include <type_traits>
+
+namespace seam::detail {
+
+/// A comparator, hash or equality that accepts other types than the key (`std::less<>`,
+/// `seam::hash<seam::string>`).
+template <class T>
+concept transparent = requires {
+  typename T::is_transparent;
+};
+
+/// A key type that lookups accept besides `key_type`: any, if every function object that sees it
+/// is transparent (`Compare` for a tree; `Hash` and `Eq` for a hash table), e.g. a
+/// `std::string_view` for `seam::string` keys.
+template <class K, class... Functions>
+concept lookup_key = (transparent<Functions> && ...);
+
+/// A lookup key for `erase(K&&)`, which must not catch iterators (those erase a position).
+template <class K, class Iterator, class ConstIterator, class... Functions>
+concept erase_key = lookup_key<K, Functions...> && !std::is_convertible_v<K, Iterator> &&
+                    !std::is_convertible_v<K, ConstIterator>;
+
+/// What `insert` takes besides a `Value`: anything a `Value` is built from.
+template <class P, class Value>
+concept insertable_as =
+    std::constructible_from<Value, P&&> && !std::same_as<std::remove_cvref_t<P>, Value>;
+
+/// For maps of `std::pair<const K, V>` elements; the maps' element policies derive from it.
+template <class K>
+struct pair_keys {
+  /// True if the arguments of `emplace` name the key without building a value: (key, mapped)
+  /// or a pair whose first member is a key.
+  template <class... Args>
+  static constexpr bool key_in_args = [] {
+    if constexpr (sizeof...(Args) == 2) {
+      return std::is_same_v<std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>, K>;
+    } else if constexpr (sizeof...(Args) == 1) {
+      using arg = std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>;
+      if constexpr (requires { typename arg::first_type; }) {
+        return std::is_same_v<std::remove_cv_t<typename arg::first_type>, K>;
+      }
+    }
+    return false;
+  }();
+  /// The key in arguments for which `key_in_args` holds.
+  template <class First, class... Rest>
+  static const K& key_of_args(const First& first, const Rest&...) noexcept {
+    if constexpr (sizeof...(Rest) == 1) {
+      return first;
+    } else {
+      return first.first;
+    }
+  }
+};
+
+}  // namespace seam::detail
