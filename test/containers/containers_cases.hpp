@@ -394,6 +394,66 @@ std::string check_tree(const tree_root& root, Inside inside) {
   return {};
 }
 
+// The README's reader example: an index by word, searched by a process that has no arena (it
+// could not build a `seam::string`) with every kind of string, through the default order.
+struct string_index {
+  seam::map<seam::string, seam::vector<int>> postings;
+  seam::multimap<seam::string, int> tags;
+  seam::set<seam::string> words;
+};
+constexpr std::uint64_t index_words = 500;
+inline std::string index_word(std::uint64_t i) { return "word-" + long_text(i); }
+
+inline auto build_string_index(seam::arena& a) {
+  auto* index = a.make<string_index>();
+  for (std::uint64_t i = 0; i < index_words; ++i) {
+    const std::string word = index_word(i);
+    index->postings[to_seam(word)].assign({int(i), int(i + 1)});
+    index->tags.emplace(to_seam(word), int(i));
+    index->tags.emplace(to_seam(word), int(i) + 7);
+    index->words.insert(to_seam(word));
+  }
+  return index;
+}
+inline std::string check_string_index(const string_index& index) {
+  for (std::uint64_t i = 0; i < index_words; ++i) {
+    const std::string word = index_word(i);
+    const std::string_view view = word;
+    const char* c_string = word.c_str();
+    auto by_string = index.postings.find(word);
+    auto by_view = index.postings.find(view);
+    auto by_pointer = index.postings.find(c_string);
+    if (by_string == index.postings.end() || by_view != by_string || by_pointer != by_string) {
+      return describe("postings: word ", i, " not found by every string type");
+    }
+    if (by_string->second.size() != 2 || by_string->second[0] != int(i)) {
+      return describe("postings: word ", i, " has the wrong values");
+    }
+    if (index.postings.at(view).size() != 2 || !index.postings.contains(c_string) ||
+        index.postings.count(word) != 1) {
+      return describe("postings: at/contains/count of word ", i);
+    }
+    if (index.postings.lower_bound(view) != by_string ||
+        index.postings.upper_bound(view) != std::next(by_string)) {
+      return describe("postings: bounds of word ", i);
+    }
+    const auto [first, last] = index.tags.equal_range(view);
+    if (std::distance(first, last) != 2 || first->second != int(i) ||
+        std::next(first)->second != int(i) + 7 || index.tags.count(c_string) != 2) {
+      return describe("tags: the range of word ", i);
+    }
+    if (!index.words.contains(word) || index.words.find(view) == index.words.end()) {
+      return describe("words: word ", i);
+    }
+  }
+  const std::string absent = index_word(index_words) + "-absent";
+  if (index.postings.contains(absent) || index.tags.count(std::string_view(absent)) != 0 ||
+      index.words.contains(absent.c_str())) {
+    return "found a word never inserted";
+  }
+  return {};
+}
+
 inline auto build_nested(seam::arena& a) {
   auto* c = a.make<catalog>();
   seam::arena_scope scope{a};
@@ -510,6 +570,7 @@ inline constexpr case_def cases[] = {
     make_case<build_unordered_multiset, check_unordered_multiset>("unordered_multiset"),
     {"tree", [](seam::arena& a) { a.set_root(a.handle_of(build_tree(a))); }, check_tree_in},
     make_case<build_nested, check_nested>("nested"),
+    make_case<build_string_index, check_string_index>("string_index"),
     make_case<build_big_map, check_big_map>("big_map"),
     make_case<build_big_vector, check_big_vector>("big_vector"),
 };

@@ -13,6 +13,7 @@
 #include "seam/containers/allocator.hpp"
 #include "seam/containers/detail/keys.hpp"
 #include "seam/containers/detail/tree.hpp"
+#include "seam/containers/less.hpp"
 
 namespace seam {
 
@@ -53,8 +54,10 @@ class map_value_compare {
 /// `seam::vector` mapped type just works under an `arena_scope`. The map holds no raw pointer:
 /// another process reads it as `const map&` from an `arena_view`, at any address. Const
 /// members (`find`, `lower_bound`, `count`, `at`, iteration, comparisons) only read, so they
-/// work on a read-only mapping. Pass `std::less<>` as `Compare` to look up `seam::string` keys
-/// by `std::string_view` without building a key.
+/// work on a read-only mapping. With the default `seam::less`, lookups of `seam::string` keys
+/// (`find`, `count`, `contains`, `equal_range`, `lower_bound`, `upper_bound`, `at`) accept a
+/// `const char*`, a `std::string_view` or a `std::string` and build no key: a reader process,
+/// which has no arena, looks up by any string.
 ///
 /// Which process may touch it: only the arena's owner changes it, with the scope of the arena
 /// that holds it active (nodes are allocated in the current arena; erasing needs no scope);
@@ -64,7 +67,7 @@ class map_value_compare {
 /// As `std::map`: insertions and erasures invalidate no iterator or reference but those to
 /// erased elements; a throw during an insertion leaves the map unchanged. Moving or swapping
 /// maps moves no element. Missing: node handles (`extract`, `merge`, `insert(node_type)`).
-template <class Key, class T, class Compare = std::less<Key>>
+template <class Key, class T, class Compare = seam::less<Key>>
 class map : public detail::map_tree<Key, T, Compare, true> {
   using base = detail::map_tree<Key, T, Compare, true>;
 
@@ -175,7 +178,7 @@ class map : public detail::map_tree<Key, T, Compare, true> {
 
 /// An ordered map with equal keys allowed, kept in insertion order: the interface of
 /// `std::multimap`, on the same tree and with the same contract as `seam::map`.
-template <class Key, class T, class Compare = std::less<Key>>
+template <class Key, class T, class Compare = seam::less<Key>>
 class multimap : public detail::map_tree<Key, T, Compare, false> {
   using base = detail::map_tree<Key, T, Compare, false>;
 

@@ -8,6 +8,7 @@
 
 #include "seam/containers/allocator.hpp"
 #include "seam/containers/detail/tree.hpp"
+#include "seam/containers/less.hpp"
 
 namespace seam {
 
@@ -38,7 +39,7 @@ using set_tree = tree<tree_set_policy<K>, Compare, allocator<K>, Unique>;
 /// contract as `seam::map` (lives in an arena, changed only by the owner, read in place by any
 /// process that maps it; const members only read). Elements are immutable through iterators
 /// (`iterator` is `const_iterator`).
-template <class Key, class Compare = std::less<Key>>
+template <class Key, class Compare = seam::less<Key>>
 class set : public detail::set_tree<Key, Compare, true> {
   using base = detail::set_tree<Key, Compare, true>;
 
@@ -58,7 +59,7 @@ class set : public detail::set_tree<Key, Compare, true> {
 
 /// An ordered set with equal keys allowed, kept in insertion order: the interface of
 /// `std::multiset`, with the contract of `seam::set`.
-template <class Key, class Compare = std::less<Key>>
+template <class Key, class Compare = seam::less<Key>>
 class multiset : public detail::set_tree<Key, Compare, false> {
   using base = detail::set_tree<Key, Compare, false>;
 

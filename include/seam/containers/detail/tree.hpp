@@ -25,6 +25,7 @@
 
 #include "seam/containers/detail/keys.hpp"
 #include "seam/containers/detail/tree_node.hpp"
+#include "seam/containers/detail/tree_search.hpp"
 
 namespace seam::detail {
 
@@ -455,30 +456,31 @@ class tree {
   }
 
   // Searches. These descents are written here rather than taken from Boost.Intrusive so that
-  // each step picks the child by indexing with the comparison's result, which compiles to
-  // branch-free code (conditional moves) as in std::map; a branch on the comparison is
-  // mispredicted half the time.
+  // each step is branch-free (`tree_search.hpp` says why and what it measured).
   const tree_links* root() const noexcept { return tree_node_traits::get_parent(&m_header); }
 
+  // Walks from the root to a leaf, going right where a node's key is below `key` (`OrEqual`: not
+  // above); returns the node marked on the way (`search_step`; `fallback` if none) and the last
+  // node visited (the header if the tree is empty).
+  template <bool OrEqual, search_mark Mark, class K>
+  std::pair<const tree_links*, const tree_links*> descend(const K& key,
+                                                          const tree_links* fallback) const {
+    const tree_links* mark = fallback;
+    const tree_links* x = root();
+    if (x == nullptr) return {mark, &m_header};
+    for (;;) {
+      const std::int64_t link = search_step<OrEqual, Mark>(x, key_of(x), key, m_comp, mark);
+      if (link == 0) return {mark, x};
+      x = tree_node_traits::decode(x, link);
+    }
+  }
   template <class K>
   tree_links* lower_bound_node(const K& key) const {
-    const tree_links* bound = &m_header;
-    for (const tree_links* x = root(); x != nullptr;) {
-      const bool right = m_comp(key_of(x), key);
-      bound = right ? bound : x;
-      x = tree_node_traits::get_child(x, right);
-    }
-    return const_cast<tree_links*>(bound);
+    return const_cast<tree_links*>(descend<false, search_mark::left>(key, &m_header).first);
   }
   template <class K>
   tree_links* upper_bound_node(const K& key) const {
-    const tree_links* bound = &m_header;
-    for (const tree_links* x = root(); x != nullptr;) {
-      const bool right = !m_comp(key, key_of(x));
-      bound = right ? bound : x;
-      x = tree_node_traits::get_child(x, right);
-    }
-    return const_cast<tree_links*>(bound);
+    return const_cast<tree_links*>(descend<true, search_mark::left>(key, &m_header).first);
   }
   template <class K>
   tree_links* find_node(const K& key) const {
@@ -499,41 +501,34 @@ class tree {
       return equal_range_nodes(key);
     }
   }
+  // Where a node of `key` goes after every node of an equal key: the parent and the side.
+  template <class K>
+  tree_algorithms::insert_commit_data place_after_equals(const K& key,
+                                                         const tree_links*& prev) const {
+    // `prev`: the last node not above `key`, the only one it can equal.
+    const auto [last_right, parent] = descend<true, search_mark::right>(key, nullptr);
+    prev = last_right;
+    tree_algorithms::insert_commit_data data;
+    data.link_left = parent == &m_header || m_comp(key, key_of(parent));
+    data.node = const_cast<tree_links*>(parent);
+    return data;
+  }
   // Where a node of `key` goes in a unique tree, as `tree_algorithms::insert_unique_check`
   // (which this replaces for speed): the place to link it, or the node that holds the key.
   template <class K>
   std::pair<tree_links*, bool> unique_place(const K& key,
                                             tree_algorithms::insert_commit_data& data) const {
-    const tree_links* parent = &m_header;
-    const tree_links* prev = nullptr;  // the last node not above `key`: the only one it can equal
-    bool right = false;
-    for (const tree_links* x = root(); x != nullptr;) {
-      parent = x;
-      right = !m_comp(key, key_of(x));
-      prev = right ? x : prev;
-      x = tree_node_traits::get_child(x, right);
-    }
+    const tree_links* prev = nullptr;
+    data = place_after_equals(key, prev);
     if (prev != nullptr && !m_comp(key_of(prev), key)) {
       return {const_cast<tree_links*>(prev), false};
     }
-    data.link_left = !right;
-    data.node = const_cast<tree_links*>(parent);
     return {nullptr, true};
   }
   // Links `n` after every node of an equal key (multi trees): insertion order among equals.
   void link_equal(tree_links* n) {
-    const key_type& key = key_of(n);
-    const tree_links* parent = &m_header;
-    bool right = false;
-    for (const tree_links* x = root(); x != nullptr;) {
-      parent = x;
-      right = !m_comp(key, key_of(x));
-      x = tree_node_traits::get_child(x, right);
-    }
-    tree_algorithms::insert_commit_data data;
-    data.link_left = !right;
-    data.node = const_cast<tree_links*>(parent);
-    commit(n, data);
+    const tree_links* prev = nullptr;
+    commit(n, place_after_equals(key_of(n), prev));
   }
   template <class It>
   static std::pair<It, It> as_range(std::pair<tree_links*, tree_links*> r) noexcept {
