@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Summarise a Google Benchmark JSON file as Markdown tables (and optionally a PNG plot).
+"""Summarise a Google Benchmark JSON file as Markdown tables (and optionally PNG charts).
 
 Benchmarks are expected to be named `<op>/<impl>/<size>` (Google Benchmark may append
 `/real_time`, `/threads:N`, `/repeats:N` ...). Results are grouped by op, thread count and
@@ -250,6 +250,55 @@ def plot(path, keys, values, metric):
     subprocess.run([gnuplot], input="\n".join(blocks + script) + "\n", text=True, check=True)
 
 
+def charts(directory, keys, values, metric):
+    """One PNG per benchmark family (op and thread count), one panel per size with a bar per
+    impl, each labelled with its value: the implementations side by side, each size on its own
+    scale. Writes DIRECTORY/<op>[_<N>threads].png and returns the paths."""
+    import os
+    gnuplot = shutil.which("gnuplot")
+    if gnuplot is None:
+        sys.exit("report.py: gnuplot is not on PATH; cannot write charts to " + directory)
+    os.makedirs(directory, exist_ok=True)
+    impls = list(OrderedDict.fromkeys(k.impl for k in keys.values()))
+    families = OrderedDict()
+    for k in keys.values():
+        families.setdefault((k.op, k.threads), set()).add(k.size)
+    terminal = "pngcairo" if "pngcairo" in subprocess.run(
+        [gnuplot, "-e", "set terminal"], capture_output=True, text=True).stderr else "png"
+    written = []
+    for (op, threads), sizes in families.items():
+        sizes = sorted(sizes, key=size_order)
+        panels = [(size, [(i, values[(op, i, size, threads)]) for i in impls
+                          if (op, i, size, threads) in values]) for size in sizes]
+        panels = [(size, bars) for size, bars in panels if bars]
+        if not panels:
+            continue
+        name = op.replace("/", "_") + (f"_{threads}threads" if threads != 1 else "")
+        path = os.path.join(directory, name + ".png")
+        data, script = [], [f"set terminal {terminal} size {300 * len(panels) + 80},360",
+                            f"set output '{path}'",
+                            f"set multiplot layout 1,{len(panels)} title '{op}"
+                            + (f", {threads} threads" if threads != 1 else "")
+                            + f" ({metric})' noenhanced",
+                            "set style fill solid 0.85 border -1", "set boxwidth 0.7",
+                            "set grid ytics", "set format y '%.1s%c'",
+                            "set offsets 0.5, 0.5, 0, 0", "unset key"]
+        for n, (size, bars) in enumerate(panels):
+            data += [f"$d{n} << EOD"]
+            data += [f"{impl} {value:.6g} {impls.index(impl) + 1} {human(value)}"
+                     for impl, value in bars]
+            data += ["EOD"]
+            top = max(value for _, value in bars) * 1.15  # room for the labels
+            script += [f"set title 'size {size}' noenhanced", f"set yrange [0:{top:.6g}]",
+                       f"plot $d{n} using 0:2:3:xtic(1) with boxes lc variable, "
+                       f"'' using 0:2:4 with labels offset 0,0.8 font ',9'"]
+        script = data + script
+        script.append("unset multiplot")
+        subprocess.run([gnuplot], input="\n".join(script) + "\n", text=True, check=True)
+        written.append(path)
+    return written
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("json", help="Google Benchmark output (--benchmark_out_format=json)")
@@ -263,6 +312,9 @@ def main():
     parser.add_argument("--cv", action="store_true",
                         help="show the coefficient of variation over repetitions in each cell")
     parser.add_argument("--png", help="also write a gnuplot PNG of metric against size")
+    parser.add_argument("--charts", metavar="DIR",
+                        help="also write one bar chart per benchmark family (op) to DIR, "
+                        "the implementations side by side at each size")
     args = parser.parse_args()
 
     keys, values, cvs, errors, context = load(args.json, args.metric, args.stat)
@@ -285,6 +337,9 @@ def main():
             print(f"- {op}/{impl}/{size} threads:{threads}: {message}")
     if args.png:
         plot(args.png, keys, values, args.metric)
+    if args.charts:
+        for path in charts(args.charts, keys, values, args.metric):
+            print(f"wrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":
