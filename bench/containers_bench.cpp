@@ -19,6 +19,8 @@
 //                      short-string buffer) in random order, 8 push_backs each; n items.
 //   map_find, unordered_find, hash_find — n successful finds on a container prebuilt (outside
 //                      the timing) from the same keys; the found values are summed.
+//   map_lower_bound  — n lower_bounds of absent keys (key + 1) in the prebuilt map.
+//   set_find         — n successful finds in a set<uint64_t> of the keys.
 //   iterate          — sum a prebuilt vector of n and a map of n by range-for; 2n items.
 // Build ops time construction from empty up to the last insertion, no reserve; the container
 // is destroyed with the timer paused (PauseTiming), for every impl alike, so a slow free path
@@ -37,6 +39,7 @@
 #include <algorithm>
 #include <array>
 #include <boost/container/map.hpp>
+#include <boost/container/set.hpp>
 #include <boost/container/string.hpp>
 #include <boost/container/vector.hpp>
 #include <boost/container_hash/hash.hpp>
@@ -52,6 +55,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -61,6 +65,7 @@
 #include "seam/arena/arena.hpp"
 #include "seam/containers/hash_map.hpp"
 #include "seam/containers/map.hpp"
+#include "seam/containers/set.hpp"
 #include "seam/containers/string.hpp"
 #include "seam/containers/unordered.hpp"
 #include "seam/containers/vector.hpp"
@@ -90,6 +95,8 @@ struct std_impl {
   using string = std::string;
   template <class K, class V>
   using map = std::map<K, V>;
+  template <class K>
+  using set = std::set<K>;
   template <class K, class V>
   using unordered_map = std::unordered_map<K, V>;
   template <class K, class V>
@@ -109,6 +116,8 @@ struct seam_impl {
   using string = seam::string;
   template <class K, class V>
   using map = seam::map<K, V>;
+  template <class K>
+  using set = seam::set<K>;
   template <class K, class V>
   using unordered_map = seam::unordered_map<K, V>;
   template <class K, class V>
@@ -134,6 +143,8 @@ struct bip_impl {
   using string = boost::container::basic_string<char, std::char_traits<char>, allocator_of<char>>;
   template <class K, class V>
   using map = boost::container::map<K, V, std::less<K>, allocator_of<std::pair<const K, V>>>;
+  template <class K>
+  using set = boost::container::set<K, std::less<K>, allocator_of<K>>;
   template <class K, class V>
   using unordered_map = boost::unordered_map<K, V, boost::hash<K>, std::equal_to<K>,
                                              allocator_of<std::pair<const K, V>>>;
@@ -311,6 +322,43 @@ void hash_find(benchmark::State& state, std::size_t n) {
   find_keys<Impl, typename Impl::template hash_map<std::uint64_t, std::uint64_t>>(state, n);
 }
 
+// n lower_bounds of keys that are absent (each key + 1): a search that ends at a leaf.
+template <class Impl>
+void map_lower_bound(benchmark::State& state, std::size_t n) {
+  const dataset& d = data_for(n);
+  [[maybe_unused]] typename Impl::scope scope;
+  using map = typename Impl::template map<std::uint64_t, std::uint64_t>;
+  map m(Impl::template allocator<map>());
+  for (std::uint64_t k : d.keys) m.try_emplace(k, k);
+  for (auto _ : state) {
+    std::uint64_t sum = 0;
+    for (std::uint64_t k : d.lookups) {
+      const auto it = m.lower_bound(k + 1);
+      if (it != m.end()) sum += it->second;
+    }
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
+}
+
+// n successful finds in a set of the keys.
+template <class Impl>
+void set_find(benchmark::State& state, std::size_t n) {
+  const dataset& d = data_for(n);
+  [[maybe_unused]] typename Impl::scope scope;
+  using set = typename Impl::template set<std::uint64_t>;
+  set s(Impl::template allocator<set>());
+  for (std::uint64_t k : d.keys) s.insert(k);
+  std::size_t found = 0;
+  for (auto _ : state) {
+    found = 0;
+    for (std::uint64_t k : d.lookups) found += s.find(k) != s.end();
+    benchmark::DoNotOptimize(found);
+  }
+  if (found != n) state.SkipWithError("a key was not found");
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
+}
+
 template <class Impl>
 void iterate(benchmark::State& state, std::size_t n) {
   const dataset& d = data_for(n);
@@ -352,6 +400,8 @@ void register_all() {
   SEAM_BENCH_OP(vector_push_back);
   SEAM_BENCH_OP(map_insert);
   SEAM_BENCH_OP(map_find);
+  SEAM_BENCH_OP(map_lower_bound);
+  SEAM_BENCH_OP(set_find);
   SEAM_BENCH_OP(unordered_insert);
   SEAM_BENCH_OP(unordered_find);
   SEAM_BENCH_OP(hash_insert);
