@@ -29,8 +29,8 @@ struct node_map_policy : pair_keys<K> {
 };
 
 template <class K, class T, class Hash, class Eq, bool Unique>
-using map_node_table = node_table<node_map_policy<K, T>, Hash, Eq,
-                                  allocator<std::pair<const K, T>>, Unique>;
+using map_node_table =
+    node_table<node_map_policy<K, T>, Hash, Eq, allocator<std::pair<const K, T>>, Unique>;
 
 }  // namespace detail
 

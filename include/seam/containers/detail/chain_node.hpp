@@ -145,6 +145,10 @@ class bucket_array {
     encode_link(m_heads[b], after);
     if (after == nullptr) mark_empty(b);
   }
+  /// The number of groups, and group `g` (`g == group_count()`: the sentinel). For checks.
+  std::size_t group_count() const noexcept { return groups_for(m_count); }
+  const bucket_group& group(std::size_t g) const noexcept { return groups()[g]; }
+
   /// Marks every bucket empty (the nodes are the caller's business).
   void reset() const noexcept { make_empty(reinterpret_cast<std::uint64_t*>(m_heads), m_count); }
 
@@ -152,7 +156,9 @@ class bucket_array {
   static constexpr std::size_t groups_for(std::size_t count) noexcept {
     return (count + k_group_buckets - 1) / k_group_buckets;
   }
-  bucket_group* groups() const noexcept { return reinterpret_cast<bucket_group*>(m_heads + m_count); }
+  bucket_group* groups() const noexcept {
+    return reinterpret_cast<bucket_group*>(m_heads + m_count);
+  }
   std::size_t sentinel() const noexcept { return groups_for(m_count); }
   chain_links* first_of(std::size_t b) const noexcept { return decode_link(m_heads[b]); }
 
@@ -169,12 +175,13 @@ class bucket_array {
   void mark_full(std::size_t b) const noexcept {
     bucket_group* gs = groups();
     const std::size_t g = b / k_group_buckets;
-    if (gs[g].mask == 0) {  // the group becomes non-empty: list it first
+    if (gs[g].mask == 0) {  // the group becomes non-empty: list it last (so a copy, which
+                            // fills groups in iteration order, iterates in the same order)
       const std::size_t s = sentinel();
-      gs[g].next = gs[s].next;
-      gs[g].prev = s;
-      gs[gs[s].next].prev = g;
-      gs[s].next = g;
+      gs[g].prev = gs[s].prev;
+      gs[g].next = s;
+      gs[gs[s].prev].next = g;
+      gs[s].prev = g;
     }
     gs[g].mask |= std::uint64_t{1} << (b % k_group_buckets);
   }

@@ -74,8 +74,8 @@ class node_table {
   using insert_result = std::conditional_t<Unique, std::pair<iterator, bool>, iterator>;
 
   // --- Construction, assignment, destruction. No bucket array until the first insertion. ---
-  node_table() noexcept(std::is_nothrow_default_constructible_v<Hash> &&
-                        std::is_nothrow_default_constructible_v<Eq>) = default;
+  node_table() noexcept(std::is_nothrow_default_constructible_v<Hash>&&
+                            std::is_nothrow_default_constructible_v<Eq>) = default;
   explicit node_table(size_type bucket_count, const Hash& hash = Hash(), const Eq& eq = Eq(),
                       const allocator_type& = {})
       : m_hash(hash), m_eq(eq) {
@@ -104,10 +104,7 @@ class node_table {
     copy_from(other);
   }
   /// Takes the buckets and nodes of `other` (no allocation); `other` is left empty.
-  node_table(node_table&& other) noexcept
-      : m_hash(other.m_hash), m_eq(other.m_eq) {
-    take(other);
-  }
+  node_table(node_table&& other) noexcept : m_hash(other.m_hash), m_eq(other.m_eq) { take(other); }
   node_table& operator=(const node_table& other) {
     if (this != &other) {
       node_table copy(other);
@@ -154,9 +151,7 @@ class node_table {
 
   // --- Lookup: const, safe on a read-only mapping. Heterogeneous if Hash and Eq are. ---
   iterator find(const key_type& key) { return at_node(find_node(key, hash_of(key))); }
-  const_iterator find(const key_type& key) const {
-    return at_node(find_node(key, hash_of(key)));
-  }
+  const_iterator find(const key_type& key) const { return at_node(find_node(key, hash_of(key))); }
   template <lookup_key<Hash, Eq> K>
   iterator find(const K& key) {
     return at_node(find_node(key, hash_of(key)));
@@ -397,15 +392,16 @@ class node_table {
 
   bucket_array buckets() const noexcept {
     if (m_buckets == 0) return bucket_array();
-    return bucket_array(reinterpret_cast<const std::int64_t*>(
-                            reinterpret_cast<std::uintptr_t>(&m_buckets) +
-                            static_cast<std::uintptr_t>(m_buckets)),
-                        m_bucket_count);
+    return bucket_array(
+        reinterpret_cast<const std::int64_t*>(reinterpret_cast<std::uintptr_t>(&m_buckets) +
+                                              static_cast<std::uintptr_t>(m_buckets)),
+        m_bucket_count);
   }
   void set_heads(const std::int64_t* heads) noexcept {
-    m_buckets = heads == nullptr ? 0
-                                 : static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(heads) -
-                                                             reinterpret_cast<std::uintptr_t>(&m_buckets));
+    m_buckets = heads == nullptr
+                    ? 0
+                    : static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(heads) -
+                                                reinterpret_cast<std::uintptr_t>(&m_buckets));
   }
 
   iterator at_node(const chain_links* n) const noexcept { return iterator(n, buckets()); }
