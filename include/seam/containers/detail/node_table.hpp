@@ -556,19 +556,34 @@ class node_table {
     const bucket_array to =
         fresh == nullptr ? bucket_array()
                          : bucket_array::make_empty(reinterpret_cast<std::uint64_t*>(fresh), count);
+    // Bucket by bucket, in index order, so that the nodes of buckets further on can be fetched
+    // while this one is moved: first the node, then (once it has arrived) the head of its new
+    // bucket. Without this, each node's cache miss would wait for the previous one's.
     const bucket_array from = buckets();
-    for (chain_links* n = from.table_first(); n != nullptr;) {
-      chain_links* last = n;
-      if constexpr (!Unique) {
-        for (chain_links* next = decode_link(n->next); next != nullptr && next->hash == n->hash;
-             next = decode_link(next->next)) {
-          last = next;
+    constexpr size_type node_ahead = 16;
+    constexpr size_type head_ahead = 8;
+    const size_type old_count = from.count();
+    for (size_type i = 0; i < old_count; ++i) {
+      if (i + node_ahead < old_count) {
+        if (const chain_links* p = from.first(i + node_ahead)) __builtin_prefetch(p);
+      }
+      if (i + head_ahead < old_count) {
+        if (const chain_links* p = from.first(i + head_ahead)) {
+          __builtin_prefetch(to.heads() + to.index_of(p->hash), 1);
         }
       }
-      // The next node to move: after this run, in this bucket or the following ones.
-      chain_links* next = from.table_next(last);
-      to.splice_front(to.index_of(n->hash), n, last);
-      n = next;
+      for (chain_links* n = from.first(i); n != nullptr;) {
+        chain_links* last = n;
+        if constexpr (!Unique) {
+          for (chain_links* next = decode_link(n->next); next != nullptr && next->hash == n->hash;
+               next = decode_link(next->next)) {
+            last = next;
+          }
+        }
+        chain_links* next = decode_link(last->next);
+        to.splice_front(to.index_of(n->hash), n, last);
+        n = next;
+      }
     }
     free_buckets();
     set_heads(fresh);
