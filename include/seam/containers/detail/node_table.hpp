@@ -32,6 +32,7 @@
 #include <utility>
 
 #include "seam/arena/assert.hpp"
+#include "seam/containers/detail/bucket_array.hpp"
 #include "seam/containers/detail/chain_node.hpp"
 #include "seam/containers/detail/keys.hpp"
 #include "seam/containers/hash.hpp"
@@ -44,8 +45,8 @@ namespace seam::detail {
 template <class Policy, class Hash, class Eq, class Alloc, bool Unique>
 class node_table {
   using node = chain_node<typename Policy::value_type>;
-  using node_allocator = typename std::allocator_traits<Alloc>::template rebind_alloc<node>;
-  using node_alloc_traits = std::allocator_traits<node_allocator>;
+  using nodes = chain_nodes<typename Policy::value_type, Alloc>;
+  using node_holder = typename nodes::holder;
   using word_allocator =
       typename std::allocator_traits<Alloc>::template rebind_alloc<std::uint64_t>;
   using word_alloc_traits = std::allocator_traits<word_allocator>;
@@ -256,7 +257,7 @@ class node_table {
     if constexpr (Unique && Policy::template key_in_args<Args...>) {
       return emplace_key(Policy::key_of_args(args...), std::forward<Args>(args)...);
     } else {
-      node_holder n{make_node(std::forward<Args>(args)...)};
+      node_holder n{nodes::make(std::forward<Args>(args)...)};
       const key_type& key = key_of(n.get());
       const std::uint64_t h = hash_of(key);
       if constexpr (Unique) {
@@ -293,7 +294,7 @@ class node_table {
     chain_links* next = b.table_next(n);
     const size_type index = b.index_of(n->hash);
     b.unlink(index, before(index, n), n);
-    destroy_node(n);
+    nodes::destroy(n);
     --m_size;
     return at_node(next);
   }
@@ -368,7 +369,7 @@ class node_table {
   std::pair<iterator, bool> emplace_key(const K& key, Args&&... args) {
     const std::uint64_t h = hash_of(key);
     if (chain_links* found = find_node(key, h)) return {at_node(found), false};
-    node_holder n{make_node(std::forward<Args>(args)...)};
+    node_holder n{nodes::make(std::forward<Args>(args)...)};
     n.get()->hash = h;
     return {link_new(n), true};
   }
@@ -476,31 +477,15 @@ class node_table {
       size_type erased = 1;
       for (; n != last; ++erased) {
         chain_links* next = decode_link(n->next);
-        destroy_node(n);
+        nodes::destroy(n);
         n = next;
       }
-      destroy_node(last);
+      nodes::destroy(last);
       m_size -= erased;
       return erased;
     }
     return 0;
   }
-
-  // Owns a node that is not yet in the table: frees it (and its element) unless released.
-  class node_holder {
-   public:
-    explicit node_holder(node* n) noexcept : m_node(n) {}
-    node_holder(const node_holder&) = delete;
-    node_holder& operator=(const node_holder&) = delete;
-    ~node_holder() {
-      if (m_node != nullptr) destroy_node(m_node);
-    }
-    node* get() const noexcept { return m_node; }
-    node* release() noexcept { return std::exchange(m_node, nullptr); }
-
-   private:
-    node* m_node;
-  };
 
   // Grows if one more element would pass the maximum load, then links the node (whose hash is
   // set) at the front of its bucket.
@@ -606,7 +591,7 @@ class node_table {
     const bucket_array b = buckets();
     for (chain_links* n = b.table_first(); n != nullptr;) {
       chain_links* next = b.table_next(n);
-      destroy_node(n);
+      nodes::destroy(n);
       n = next;
     }
   }
@@ -636,7 +621,7 @@ class node_table {
     chain_links* tail = nullptr;
     size_type tail_bucket = 0;
     for (const chain_links* n = from.table_first(); n != nullptr; n = from.table_next(n)) {
-      node_holder copy{make_node(std::as_const(node_value<value_type>(n)))};
+      node_holder copy{nodes::make(std::as_const(node_value<value_type>(n)))};
       copy.get()->hash = n->hash;
       const size_type index = to.index_of(n->hash);
       if (tail != nullptr && tail_bucket == index) {
@@ -648,32 +633,6 @@ class node_table {
       tail_bucket = index;
       ++m_size;
     }
-  }
-
-  // A node from the allocator with its element built from `args`; on a throw the node is freed.
-  template <class... Args>
-  static node* make_node(Args&&... args) {
-    node_allocator alloc;
-    node* n = std::to_address(node_alloc_traits::allocate(alloc, 1));
-    ::new (static_cast<void*>(n)) node;
-    try {
-      std::construct_at(std::addressof(n->value), std::forward<Args>(args)...);
-    } catch (...) {
-      free_node(n);
-      throw;
-    }
-    return n;
-  }
-  static void free_node(node* n) noexcept {
-    n->~node();
-    node_allocator alloc;
-    node_alloc_traits::deallocate(
-        alloc, std::pointer_traits<typename node_alloc_traits::pointer>::pointer_to(*n), 1);
-  }
-  static void destroy_node(chain_links* links) noexcept {
-    node* n = static_cast<node*>(links);
-    std::destroy_at(std::addressof(n->value));
-    free_node(n);
   }
 
   std::int64_t m_buckets = 0;  // self-relative link to the bucket array, 0 for none
