@@ -541,22 +541,12 @@ class node_table {
     const bucket_array to =
         fresh == nullptr ? bucket_array()
                          : bucket_array::make_empty(reinterpret_cast<std::uint64_t*>(fresh), count);
-    // Bucket by bucket, in index order, so that the nodes of buckets further on can be fetched
-    // while this one is moved: first the node, then (once it has arrived) the head of its new
-    // bucket. Without this, each node's cache miss would wait for the previous one's.
+    // Bucket by bucket, in index order, so that over a big table the nodes of buckets further
+    // on can be fetched while this one is moved: first the node, then (once it has arrived)
+    // the head of its new bucket. Without this, each node's cache miss would wait for the
+    // previous one's. A small table is in the caches: there it would only cost time.
     const bucket_array from = buckets();
-    constexpr size_type node_ahead = 16;
-    constexpr size_type head_ahead = 8;
-    const size_type old_count = from.count();
-    for (size_type i = 0; i < old_count; ++i) {
-      if (i + node_ahead < old_count) {
-        if (const chain_links* p = from.first(i + node_ahead)) __builtin_prefetch(p);
-      }
-      if (i + head_ahead < old_count) {
-        if (const chain_links* p = from.first(i + head_ahead)) {
-          __builtin_prefetch(to.heads() + to.index_of(p->hash), 1);
-        }
-      }
+    const auto move_bucket = [&](size_type i) {
       for (chain_links* n = from.first(i); n != nullptr;) {
         chain_links* last = n;
         if constexpr (!Unique) {
@@ -569,7 +559,21 @@ class node_table {
         to.splice_front(to.index_of(n->hash), n, last);
         n = next;
       }
+    };
+    constexpr size_type node_ahead = 16;
+    constexpr size_type head_ahead = 8;
+    constexpr size_type prefetch_from = size_type{1} << 15;  // buckets
+    const size_type old_count = from.count();
+    const size_type fetched = old_count >= prefetch_from ? old_count - node_ahead : 0;
+    size_type i = 0;
+    for (; i < fetched; ++i) {
+      if (const chain_links* p = from.first(i + node_ahead)) __builtin_prefetch(p);
+      if (const chain_links* p = from.first(i + head_ahead)) {
+        __builtin_prefetch(to.heads() + to.index_of(p->hash), 1);
+      }
+      move_bucket(i);
     }
+    for (; i < old_count; ++i) move_bucket(i);
     free_buckets();
     set_heads(fresh);
     m_bucket_count = count;
