@@ -74,6 +74,24 @@ class bucket_array {
     return first_of_group(groups()[g].next);
   }
 
+  /// The first node of hash `h` in its bucket for which `match(node)` holds, or null. It visits
+  /// at most `limit` nodes, so that even a chain with a cycle, read from another process,
+  /// cannot make it loop forever.
+  template <class Match>
+  chain_links* find(std::uint64_t h, std::size_t limit, Match match) const {
+    chain_links* n = first(index_of(h));
+    for (; n != nullptr && limit != 0; --limit, n = decode_link(n->next)) {
+      if (n->hash == h && match(n)) return n;
+    }
+    return nullptr;
+  }
+  /// The node before `n` in bucket `b` (which holds it), or null if `n` heads it.
+  chain_links* before(std::size_t b, const chain_links* n) const noexcept {
+    chain_links* prev = nullptr;
+    for (chain_links* p = first(b); p != n; p = decode_link(p->next)) prev = p;
+    return prev;
+  }
+
   /// Links `n` at the front of bucket `b`.
   void push_front(std::size_t b, chain_links* n) const noexcept { splice_front(b, n, n); }
   /// Links the chain `first` … `last` (linked among themselves) at the front of bucket `b`.
@@ -99,6 +117,45 @@ class bucket_array {
     encode_link(m_heads[b], after);
     if (after == nullptr) mark_empty(b);
   }
+  /// Moves every node into the empty array `to` by its stored hash (no key is read). With
+  /// `KeepRuns`, runs of equal hashes move together and in order, so that equal keys stay
+  /// adjacent and in insertion order (multi tables).
+  ///
+  /// Bucket by bucket, in index order, so that over a big array the nodes of buckets further
+  /// on can be fetched while this one is moved: first the node, then (once it has arrived) the
+  /// head of its new bucket. Without this, each node's cache miss would wait for the previous
+  /// one's. A small array is in the caches: there it would only cost time.
+  template <bool KeepRuns>
+  void move_nodes_to(const bucket_array& to) const noexcept {
+    const auto move_bucket = [&](std::size_t i) {
+      for (chain_links* n = first(i); n != nullptr;) {
+        chain_links* last = n;
+        if constexpr (KeepRuns) {
+          for (chain_links* next = decode_link(n->next); next != nullptr && next->hash == n->hash;
+               next = decode_link(next->next)) {
+            last = next;
+          }
+        }
+        chain_links* next = decode_link(last->next);
+        to.splice_front(to.index_of(n->hash), n, last);
+        n = next;
+      }
+    };
+    constexpr std::size_t node_ahead = 16;
+    constexpr std::size_t head_ahead = 8;
+    constexpr std::size_t prefetch_from = std::size_t{1} << 15;  // buckets
+    const std::size_t fetched = m_count >= prefetch_from ? m_count - node_ahead : 0;
+    std::size_t i = 0;
+    for (; i < fetched; ++i) {
+      if (const chain_links* p = first(i + node_ahead)) __builtin_prefetch(p);
+      if (const chain_links* p = first(i + head_ahead)) {
+        __builtin_prefetch(to.heads() + to.index_of(p->hash), 1);
+      }
+      move_bucket(i);
+    }
+    for (; i < m_count; ++i) move_bucket(i);
+  }
+
   /// The number of groups, and group `g` (`g == group_count()`: the sentinel). For checks.
   std::size_t group_count() const noexcept { return groups_for(m_count); }
   const bucket_group& group(std::size_t g) const noexcept { return groups()[g]; }

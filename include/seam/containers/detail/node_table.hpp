@@ -293,7 +293,7 @@ class node_table {
     const bucket_array b = buckets();
     chain_links* next = b.table_next(n);
     const size_type index = b.index_of(n->hash);
-    b.unlink(index, before(index, n), n);
+    b.unlink(index, b.before(index, n), n);
     nodes::destroy(n);
     --m_size;
     return at_node(next);
@@ -407,18 +407,11 @@ class node_table {
 
   iterator at_node(const chain_links* n) const noexcept { return iterator(n, buckets()); }
 
-  // The node of `key` (of hash `h`), or null. The walk is bounded by the size, so that even a
-  // chain with a cycle, read from another process, cannot make it loop forever.
+  // The node of `key` (of hash `h`), or null.
   template <class K>
   chain_links* find_node(const K& key, std::uint64_t h) const {
     if (m_size == 0) return nullptr;
-    const bucket_array b = buckets();
-    chain_links* n = b.first(b.index_of(h));
-    for (size_type steps = m_size; n != nullptr && steps != 0; --steps) {
-      if (n->hash == h && m_eq(key, key_of(n))) return n;
-      n = decode_link(n->next);
-    }
-    return nullptr;
+    return buckets().find(h, m_size, [&](const chain_links* n) { return m_eq(key, key_of(n)); });
   }
   // The last node of the run of keys equal to `first`'s (which holds `key`, of hash `h`).
   template <class K>
@@ -454,13 +447,6 @@ class node_table {
     chain_links* n = find_node(key, h);
     if (n == nullptr) return {at_node(nullptr), at_node(nullptr)};
     return {at_node(n), at_node(buckets().table_next(run_end(n, key, h)))};
-  }
-
-  // The node before `n` in bucket `index` (which holds it), or null if `n` heads it.
-  chain_links* before(size_type index, const chain_links* n) const noexcept {
-    chain_links* prev = nullptr;
-    for (chain_links* p = buckets().first(index); p != n; p = decode_link(p->next)) prev = p;
-    return prev;
   }
 
   template <class K>
@@ -530,7 +516,7 @@ class node_table {
   }
 
   // Moves every node into a new array of `count` buckets (0: none, for an empty table) by its
-  // stored hash. Runs of equal hashes move together, so equal keys stay adjacent and in order.
+  // stored hash; in multi tables equal keys stay adjacent and in order.
   void relink(size_type count) {
     std::int64_t* fresh = nullptr;
     if (count != 0) {
@@ -541,39 +527,7 @@ class node_table {
     const bucket_array to =
         fresh == nullptr ? bucket_array()
                          : bucket_array::make_empty(reinterpret_cast<std::uint64_t*>(fresh), count);
-    // Bucket by bucket, in index order, so that over a big table the nodes of buckets further
-    // on can be fetched while this one is moved: first the node, then (once it has arrived)
-    // the head of its new bucket. Without this, each node's cache miss would wait for the
-    // previous one's. A small table is in the caches: there it would only cost time.
-    const bucket_array from = buckets();
-    const auto move_bucket = [&](size_type i) {
-      for (chain_links* n = from.first(i); n != nullptr;) {
-        chain_links* last = n;
-        if constexpr (!Unique) {
-          for (chain_links* next = decode_link(n->next); next != nullptr && next->hash == n->hash;
-               next = decode_link(next->next)) {
-            last = next;
-          }
-        }
-        chain_links* next = decode_link(last->next);
-        to.splice_front(to.index_of(n->hash), n, last);
-        n = next;
-      }
-    };
-    constexpr size_type node_ahead = 16;
-    constexpr size_type head_ahead = 8;
-    constexpr size_type prefetch_from = size_type{1} << 15;  // buckets
-    const size_type old_count = from.count();
-    const size_type fetched = old_count >= prefetch_from ? old_count - node_ahead : 0;
-    size_type i = 0;
-    for (; i < fetched; ++i) {
-      if (const chain_links* p = from.first(i + node_ahead)) __builtin_prefetch(p);
-      if (const chain_links* p = from.first(i + head_ahead)) {
-        __builtin_prefetch(to.heads() + to.index_of(p->hash), 1);
-      }
-      move_bucket(i);
-    }
-    for (; i < old_count; ++i) move_bucket(i);
+    buckets().template move_nodes_to<!Unique>(to);
     free_buckets();
     set_heads(fresh);
     m_bucket_count = count;
