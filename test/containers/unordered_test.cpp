@@ -455,6 +455,28 @@ TEST(UnorderedMapTest, StringKeysAreFoundByOtherStringTypesWithoutAnArena) {
   a.destroy(m);
 }
 
+TEST(UnorderedMapTest, ALookupEndsEvenOnAChainWithACycle) {
+  // A table read from another process may hold any bytes: a lookup visits at most size()
+  // nodes, so a corrupt chain cannot make it spin forever.
+  seam::arena a = make_arena("unordered-cycle");
+  seam::arena_scope scope(a);
+  map_t m;
+  m.max_load_factor(8.0f);  // long chains
+  for (u64 i = 0; i < 200; ++i) m.emplace(i, i);
+  std::size_t b = 0;
+  while (m.bucket_size(b) < 2) ++b;
+  seam::detail::chain_links* first = m.begin(b).node();
+  seam::detail::chain_links* second = std::next(m.begin(b)).node();
+  const std::int64_t saved = second->next;
+  seam::detail::encode_link(second->next, first);  // first -> second -> first -> …
+  u64 absent = 1000;
+  while (m.bucket(absent) != b) ++absent;
+  EXPECT_EQ(m.find(absent), m.end());
+  EXPECT_EQ(m.count(absent), 0u);
+  second->next = saved;  // repaired, so that the map can be destroyed
+  ASSERT_NO_FATAL_FAILURE(expect_valid(m));
+}
+
 // ---- Other processes.
 
 void fill(seam::arena& a, seam::test::unordered_root& root, std::uint64_t count) {
