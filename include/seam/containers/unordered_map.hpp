@@ -56,10 +56,14 @@ using map_node_table =
 /// As `std::unordered_map`: elements never move, so references and pointers to them stay valid
 /// until they are erased, across rehashes too; insertions invalidate iterators only when they
 /// rehash; a throw during an insertion leaves the elements unchanged. Moving or swapping maps
-/// moves no element. Differences: the bucket count is a power of two (`rehash(n)` rounds up),
-/// 0 before the first insertion and after `rehash(0)` of an empty map; `max_load_factor` is at
-/// least 1/16; insertion hints are ignored. Missing: node handles (`extract`, `merge`,
-/// `insert(node_type)`). Iteration order is that of the buckets' groups, not of insertion.
+/// moves no element. The bucket interface is real: each bucket is one chain, `begin(n)` walks
+/// it. Differences: the bucket count is a power of two (`rehash(n)` rounds up), 0 before the
+/// first insertion and after `rehash(0)` of an empty map; `max_load_factor` is at least 1/16;
+/// insertion hints are ignored. Missing: node handles (`extract`, `merge`,
+/// `insert(node_type)`). Iteration order is neither insertion nor hash order.
+///
+/// Bytes read from another process: a lookup visits at most `size()` nodes, so a corrupt chain
+/// cannot make it loop forever; the links themselves are trusted, as in every node container.
 template <class Key, class T, class Hash = seam::hash<Key>, class Eq = seam::equal_to<Key>>
 class unordered_map : public detail::map_node_table<Key, T, Hash, Eq, true> {
   using base = detail::map_node_table<Key, T, Hash, Eq, true>;
