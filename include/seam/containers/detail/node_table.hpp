@@ -215,7 +215,7 @@ class node_table {
   float max_load_factor() const noexcept { return m_max_load; }
   /// Sets the highest load before the table grows (at least 1/16), growing now if needed.
   void max_load_factor(float ml) {
-    m_max_load = std::max(ml, 1.0f / 16);
+    m_max_load = ml >= 1.0f / 16 ? ml : 1.0f / 16;  // NaN too
     m_grow_at = growth_limit(m_bucket_count);
     if (m_size > m_grow_at) rehash(0);
   }
