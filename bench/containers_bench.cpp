@@ -11,7 +11,7 @@
 // (fixed seed), looked up in another pseudo-random order:
 //   vector_push_back — push_back n keys into an empty vector<uint64_t>.
 //   map_insert       — try_emplace n keys into an empty map<uint64_t, uint64_t>.
-//   unordered_insert — the same into an unordered_map (seam: Boost.Unordered in the arena).
+//   unordered_insert — the same into an unordered_map (seam: Seam's node table in the arena).
 //   hash_insert      — the same into seam::hash_map; std and bip have no flat table, so they
 //                      run their unordered_map again (the comparison a user would make).
 //   string_append    — n appends of 1..16 characters to an empty string.
