@@ -24,6 +24,9 @@ struct arena_header {
   // Written by the owner with release stores, read by views with acquire loads.
   std::uint64_t root_offset;
   std::uint64_t root_size;
+  // The first block of the directory of named objects (arena/detail/directory.hpp), or 0.
+  // Published like `root_offset`. Arenas from before named objects have 0 here: no names.
+  std::uint64_t directory_offset;
 };
 static_assert(sizeof(arena_header) <= header_bytes);
 

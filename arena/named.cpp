@@ -1,0 +1,309 @@
+// Named objects: the directory's lookup (shared by the owner and every reader) and its writer
+// side (the owner). The layout is in arena/detail/directory.hpp; the promises in
+// seam/arena/named.hpp.
+
+#include <atomic>
+#include <cstring>
+
+#include "arena/detail/directory.hpp"
+#include "arena/detail/layout.hpp"
+#include "seam/arena/arena.hpp"
+
+namespace seam {
+namespace detail {
+namespace {
+
+bool valid_name(std::string_view name) noexcept {
+  return !name.empty() && name.size() <= max_name_length;
+}
+
+std::uint64_t name_hash(std::string_view name) noexcept {
+  return mix64(fnv1a(name) ^ name.size());
+}
+
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/// The name's bytes as the entry stores them: zero-padded words.
+struct name_buffer {
+  std::uint64_t words[name_words] = {};
+  explicit name_buffer(std::string_view name) noexcept {
+    std::memcpy(words, name.data(), name.size());
+  }
+  name_buffer() noexcept = default;
+};
+
+/// Block `index` of the chain, found at `offset`: checked to lie inside the mapping, aligned,
+/// with the magic, position and capacity a block at that position has. Sets `ec` to
+/// `errc::corrupt_arena` and returns nullptr if not.
+const directory_block* block_at(const std::byte* base, std::size_t mapped, std::uint64_t id,
+                                std::uint64_t offset, std::uint64_t index,
+                                std::error_code& ec) noexcept {
+  // The chain's length bounds the walk: a `next` pointing back cannot loop forever.
+  if (index >= max_directory_blocks) {
+    ec = errc::corrupt_arena;
+    return nullptr;
+  }
+  const void* p = resolve_in(base, mapped, id, id, offset, block_bytes(index),
+                             directory_block_alignment, ec);
+  if (p == nullptr) {
+    ec = errc::corrupt_arena;
+    return nullptr;
+  }
+  const auto* block = static_cast<const directory_block*>(p);
+  if (load_relaxed(block->magic) != directory_magic || load_relaxed(block->index) != index ||
+      load_relaxed(block->capacity) != block_capacity(index)) {
+    ec = errc::corrupt_arena;
+    return nullptr;
+  }
+  return block;
+}
+
+/// What a reader copies out of an entry that holds the name it looks for.
+struct entry_copy {
+  std::uint64_t offset, size, alignment, fingerprint;
+  name_buffer name;
+};
+
+/// Copies `e` if it is live and holds a name of `length` bytes hashing to `hash`, consistently
+/// (the sequence was even and unchanged around the copy). False otherwise, including when the
+/// entry kept changing for `max_entry_reads` attempts: it is then being made or destroyed.
+bool read_entry(const directory_entry& e, std::uint64_t hash, std::uint64_t length,
+                entry_copy& out) noexcept {
+  for (int attempt = 0; attempt < max_entry_reads; ++attempt) {
+    const std::uint64_t before = load_acquire(e.sequence);
+    if ((before & 1) != 0) {
+      cpu_relax();
+      continue;
+    }
+    // A torn read here can only skip an entry that is changing: that is a race with a make
+    // or destroy of that entry's name, where missing it is allowed.
+    if (load_relaxed(e.state) != entry_live || load_relaxed(e.name_hash) != hash ||
+        load_relaxed(e.name_length) != length) {
+      return false;
+    }
+    out.offset = load_relaxed(e.offset);
+    out.size = load_relaxed(e.size);
+    out.alignment = load_relaxed(e.alignment);
+    out.fingerprint = load_relaxed(e.fingerprint);
+    // `length` is the looked-up name's, already checked to be at most max_name_length.
+    for (std::size_t w = 0; w < (length + 7) / 8; ++w) out.name.words[w] = load_relaxed(e.name[w]);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (load_relaxed(e.sequence) == before) return true;
+  }
+  return false;
+}
+
+/// Rewrites `e` under its sequence counter. Callers hold the owner's names mutex.
+void write_entry(directory_entry& e, entry_state state, std::string_view name,
+                 const named_type& type, std::uint64_t offset) noexcept {
+  const std::uint64_t sequence = load_relaxed(e.sequence);
+  store_relaxed(e.sequence, sequence + 1);
+  std::atomic_thread_fence(std::memory_order_release);
+  const name_buffer words(name);
+  store_relaxed(e.state, state);
+  store_relaxed(e.name_hash, name.empty() ? 0 : name_hash(name));
+  store_relaxed(e.name_length, name.size());
+  store_relaxed(e.offset, offset);
+  store_relaxed(e.size, type.size);
+  store_relaxed(e.alignment, type.alignment);
+  store_relaxed(e.fingerprint, type.fingerprint);
+  for (std::size_t w = 0; w < name_words; ++w) store_relaxed(e.name[w], words.words[w]);
+  store_release(e.sequence, sequence + 2);
+}
+
+/// Changes only the state and offset of `e`, under its sequence counter.
+void write_state(directory_entry& e, entry_state state, std::uint64_t offset) noexcept {
+  const std::uint64_t sequence = load_relaxed(e.sequence);
+  store_relaxed(e.sequence, sequence + 1);
+  std::atomic_thread_fence(std::memory_order_release);
+  store_relaxed(e.state, state);
+  store_relaxed(e.offset, offset);
+  store_release(e.sequence, sequence + 2);
+}
+
+/// The owner's view of an entry (the owner holds the mutex: nothing changes under it).
+bool holds_name(const directory_entry& e, std::string_view name, std::uint64_t hash) noexcept {
+  if (load_relaxed(e.state) == entry_free || load_relaxed(e.name_hash) != hash ||
+      load_relaxed(e.name_length) != name.size()) {
+    return false;
+  }
+  const name_buffer wanted(name);
+  for (std::size_t w = 0; w < (name.size() + 7) / 8; ++w) {
+    if (load_relaxed(e.name[w]) != wanted.words[w]) return false;
+  }
+  return true;
+}
+
+arena_header& header_of(std::byte* base) noexcept {
+  return *reinterpret_cast<arena_header*>(base);
+}
+
+}  // namespace
+
+const void* find_named(const std::byte* base, std::size_t mapped, std::uint64_t id,
+                       std::string_view name, const named_type& type,
+                       std::error_code& ec) noexcept {
+  ec.clear();
+  if (!valid_name(name)) {
+    ec = errc::bad_name;
+    return nullptr;
+  }
+  if (base == nullptr || mapped < header_bytes) return nullptr;
+  const auto& header = *reinterpret_cast<const arena_header*>(base);
+  const std::uint64_t hash = name_hash(name);
+  const name_buffer wanted(name);
+  std::uint64_t offset = load_acquire(header.directory_offset);
+  for (std::uint64_t index = 0; offset != 0; ++index) {
+    const directory_block* block = block_at(base, mapped, id, offset, index, ec);
+    if (block == nullptr) return nullptr;
+    const directory_entry* entries = entries_of(block);
+    for (std::uint64_t i = 0; i < block_capacity(index); ++i) {
+      entry_copy copy;
+      if (!read_entry(entries[i], hash, name.size(), copy)) continue;
+      if (std::memcmp(copy.name.words, wanted.words, name.size()) != 0) continue;
+      if (copy.size != type.size || copy.alignment != type.alignment ||
+          copy.fingerprint != type.fingerprint) {
+        ec = errc::type_mismatch;
+        return nullptr;
+      }
+      const void* p = resolve_in(base, mapped, id, id, copy.offset, type.size, type.alignment, ec);
+      if (p == nullptr) ec = errc::corrupt_arena;
+      return p;
+    }
+    offset = load_acquire(block->next);
+  }
+  return nullptr;
+}
+
+}  // namespace detail
+
+namespace {
+
+/// Walks the owner's directory (validated as a reader would: with shared writers, other
+/// processes will write it too). Calls `visit(entry)` until it returns true; returns that
+/// entry, or nullptr with `last` = the last block (nullptr if there is none) and `count` = the
+/// number of blocks. Throws `errc::corrupt_arena`.
+template <class Visit>
+detail::directory_entry* walk(const arena& a, Visit visit, detail::directory_block*& last,
+                              std::uint64_t& count) {
+  using namespace detail;
+  last = nullptr;
+  count = 0;
+  std::uint64_t offset = load_acquire(header_of(a.base()).directory_offset);
+  while (offset != 0) {
+    std::error_code ec;
+    const directory_block* found = block_at(a.base(), a.capacity(), a.id(), offset, count, ec);
+    throw_if(ec, "seam::arena: directory of named objects");
+    auto* block = const_cast<directory_block*>(found);  // the owner maps its arena writable
+    directory_entry* entries = entries_of(block);
+    for (std::uint64_t i = 0; i < block->capacity; ++i) {
+      if (visit(entries[i])) return &entries[i];
+    }
+    last = block;
+    ++count;
+    offset = load_acquire(block->next);
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void* arena::reserve_name(std::string_view name, const detail::named_type& type) {
+  using namespace detail;
+  if (!valid_name(name)) throw std::system_error(errc::bad_name, "seam::arena::make_named");
+  // Before the mutex: a forked child's copy of it may be held by a thread that no longer exists.
+  if (forked()) throw std::system_error(errc::forked_child, "seam::arena::make_named");
+  std::lock_guard lock(m_names_mutex);
+  const std::uint64_t hash = name_hash(name);
+  directory_entry* free_entry = nullptr;
+  directory_block* last = nullptr;
+  std::uint64_t blocks = 0;
+  walk(
+      *this,
+      [&](directory_entry& e) {
+        if (holds_name(e, name, hash)) {
+          throw std::system_error(errc::name_exists, "seam::arena::make_named");
+        }
+        if (free_entry == nullptr && load_relaxed(e.state) == entry_free) free_entry = &e;
+        return false;
+      },
+      last, blocks);
+  if (free_entry == nullptr) {
+    if (blocks == max_directory_blocks) {
+      throw std::system_error(errc::arena_full, "seam::arena::make_named: the directory is full");
+    }
+    // Zeroed: every entry starts free with an even sequence.
+    auto* block = static_cast<directory_block*>(
+        allocate_zeroed(block_bytes(blocks), directory_block_alignment));
+    block->magic = directory_magic;
+    block->index = blocks;
+    block->capacity = block_capacity(blocks);
+    const std::uint64_t offset = handle_of(block).offset;
+    store_release(last == nullptr ? header_of(base()).directory_offset : last->next, offset);
+    free_entry = entries_of(block);
+  }
+  write_entry(*free_entry, entry_reserved, name, type, 0);
+  return free_entry;
+}
+
+void arena::publish_name(void* entry, const void* object) noexcept {
+  std::lock_guard lock(m_names_mutex);
+  detail::write_state(*static_cast<detail::directory_entry*>(entry), detail::entry_live,
+                      static_cast<std::uint64_t>(static_cast<const std::byte*>(object) - base()));
+}
+
+void arena::cancel_name(void* entry) noexcept {
+  std::lock_guard lock(m_names_mutex);
+  detail::write_entry(*static_cast<detail::directory_entry*>(entry), detail::entry_free, {},
+                      {0, 0, 0}, 0);
+}
+
+void* arena::unname(std::string_view name, const detail::named_type& type,
+                    std::error_code& ec) noexcept {
+  using namespace detail;
+  ec.clear();
+  if (!valid_name(name)) {
+    ec = errc::bad_name;
+    return nullptr;
+  }
+  if (forked()) {
+    ec = errc::forked_child;
+    return nullptr;
+  }
+  std::lock_guard lock(m_names_mutex);
+  const std::uint64_t hash = name_hash(name);
+  directory_block* last = nullptr;
+  std::uint64_t blocks = 0;
+  directory_entry* e = nullptr;
+  try {
+    e = walk(
+        *this,
+        [&](directory_entry& entry) {
+          return load_relaxed(entry.state) == entry_live && holds_name(entry, name, hash);
+        },
+        last, blocks);
+  } catch (const std::system_error& error) {
+    ec = error.code();
+    return nullptr;
+  }
+  if (e == nullptr) return nullptr;
+  if (load_relaxed(e->size) != type.size || load_relaxed(e->alignment) != type.alignment ||
+      load_relaxed(e->fingerprint) != type.fingerprint) {
+    ec = errc::type_mismatch;
+    return nullptr;
+  }
+  const std::uint64_t offset = load_relaxed(e->offset);
+  // The entry goes first: a reader that looks up after this sees nullptr, never the object
+  // being destroyed.
+  write_entry(*e, entry_free, {}, {0, 0, 0}, 0);
+  void* p = const_cast<void*>(
+      resolve_in(base(), capacity(), id(), id(), offset, type.size, type.alignment, ec));
+  if (p == nullptr) ec = errc::corrupt_arena;
+  return p;
+}
+
+}  // namespace seam
