@@ -17,10 +17,6 @@ bool valid_name(std::string_view name) noexcept {
   return !name.empty() && name.size() <= max_name_length;
 }
 
-std::uint64_t name_hash(std::string_view name) noexcept {
-  return mix64(fnv1a(name) ^ name.size());
-}
-
 void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -160,8 +156,11 @@ const void* find_named(const std::byte* base, std::size_t mapped, std::uint64_t 
   for (std::uint64_t index = 0; offset != 0; ++index) {
     const directory_block* block = block_at(base, mapped, id, offset, index, ec);
     if (block == nullptr) return nullptr;
-    const directory_entry* entries = entries_of(block);
-    for (std::uint64_t i = 0; i < block_capacity(index); ++i) {
+    const std::uint64_t capacity = block_capacity(index);
+    const std::uint64_t* hashes = hashes_of(block);
+    const directory_entry* entries = entries_of(block, capacity);
+    for (std::uint64_t i = 0; i < capacity; ++i) {
+      if (load_relaxed(hashes[i]) != hash) continue;  // a filter: the entry decides
       entry_copy copy;
       if (!read_entry(entries[i], hash, name.size(), copy)) continue;
       if (std::memcmp(copy.name.words, wanted.words, name.size()) != 0) continue;
@@ -184,12 +183,12 @@ const void* find_named(const std::byte* base, std::size_t mapped, std::uint64_t 
 namespace {
 
 /// Walks the owner's directory (validated as a reader would: with shared writers, other
-/// processes will write it too). Calls `visit(entry)` until it returns true; returns that
-/// entry, or nullptr with `last` = the last block (nullptr if there is none) and `count` = the
-/// number of blocks. Throws `errc::corrupt_arena`.
+/// processes will write it too), calling `visit(hash slot, entry)` until it returns true;
+/// returns that slot, or {nullptr, nullptr} with `last` = the last block (nullptr if none) and
+/// `count` = the number of blocks. Throws `errc::corrupt_arena`.
 template <class Visit>
-detail::directory_entry* walk(const arena& a, Visit visit, detail::directory_block*& last,
-                              std::uint64_t& count) {
+detail::name_slot walk(const arena& a, Visit visit, detail::directory_block*& last,
+                       std::uint64_t& count) {
   using namespace detail;
   last = nullptr;
   count = 0;
@@ -199,44 +198,49 @@ detail::directory_entry* walk(const arena& a, Visit visit, detail::directory_blo
     const directory_block* found = block_at(a.base(), a.capacity(), a.id(), offset, count, ec);
     throw_if(ec, "seam::arena: directory of named objects");
     auto* block = const_cast<directory_block*>(found);  // the owner maps its arena writable
-    directory_entry* entries = entries_of(block);
-    for (std::uint64_t i = 0; i < block->capacity; ++i) {
-      if (visit(entries[i])) return &entries[i];
+    const std::uint64_t capacity = block_capacity(count);
+    std::uint64_t* hashes = hashes_of(block);
+    directory_entry* entries = entries_of(block, capacity);
+    for (std::uint64_t i = 0; i < capacity; ++i) {
+      if (visit(hashes[i], entries[i])) return {&hashes[i], &entries[i]};
     }
     last = block;
     ++count;
     offset = load_acquire(block->next);
   }
-  return nullptr;
+  return {nullptr, nullptr};
 }
 
 }  // namespace
 
-void* arena::reserve_name(std::string_view name, const detail::named_type& type) {
+detail::name_slot arena::reserve_name(std::string_view name, const detail::named_type& type) {
   using namespace detail;
   if (!valid_name(name)) throw std::system_error(errc::bad_name, "seam::arena::make_named");
   // Before the mutex: a forked child's copy of it may be held by a thread that no longer exists.
   if (forked()) throw std::system_error(errc::forked_child, "seam::arena::make_named");
   std::lock_guard lock(m_names_mutex);
   const std::uint64_t hash = name_hash(name);
-  directory_entry* free_entry = nullptr;
+  name_slot free_slot{nullptr, nullptr};
   directory_block* last = nullptr;
   std::uint64_t blocks = 0;
   walk(
       *this,
-      [&](directory_entry& e) {
-        if (holds_name(e, name, hash)) {
+      [&](std::uint64_t& slot_hash, directory_entry& e) {
+        const std::uint64_t h = load_relaxed(slot_hash);
+        if (h == hash && holds_name(e, name, hash)) {
           throw std::system_error(errc::name_exists, "seam::arena::make_named");
         }
-        if (free_entry == nullptr && load_relaxed(e.state) == entry_free) free_entry = &e;
+        if (h == 0 && free_slot.entry == nullptr && load_relaxed(e.state) == entry_free) {
+          free_slot = {&slot_hash, &e};
+        }
         return false;
       },
       last, blocks);
-  if (free_entry == nullptr) {
+  if (free_slot.entry == nullptr) {
     if (blocks == max_directory_blocks) {
       throw std::system_error(errc::arena_full, "seam::arena::make_named: the directory is full");
     }
-    // Zeroed: every entry starts free with an even sequence.
+    // Zeroed: every entry starts free with an even sequence, every hash slot 0.
     auto* block = static_cast<directory_block*>(
         allocate_zeroed(block_bytes(blocks), directory_block_alignment));
     block->magic = directory_magic;
@@ -244,22 +248,23 @@ void* arena::reserve_name(std::string_view name, const detail::named_type& type)
     block->capacity = block_capacity(blocks);
     const std::uint64_t offset = handle_of(block).offset;
     store_release(last == nullptr ? header_of(base()).directory_offset : last->next, offset);
-    free_entry = entries_of(block);
+    free_slot = {hashes_of(block), entries_of(block, block_capacity(blocks))};
   }
-  write_entry(*free_entry, entry_reserved, name, type, 0);
-  return free_entry;
+  write_entry(*free_slot.entry, entry_reserved, name, type, 0);
+  store_release(*free_slot.hash, hash);
+  return free_slot;
 }
 
-void arena::publish_name(void* entry, const void* object) noexcept {
+void arena::publish_name(detail::name_slot slot, const void* object) noexcept {
   std::lock_guard lock(m_names_mutex);
-  detail::write_state(*static_cast<detail::directory_entry*>(entry), detail::entry_live,
+  detail::write_state(*slot.entry, detail::entry_live,
                       static_cast<std::uint64_t>(static_cast<const std::byte*>(object) - base()));
 }
 
-void arena::cancel_name(void* entry) noexcept {
+void arena::cancel_name(detail::name_slot slot) noexcept {
   std::lock_guard lock(m_names_mutex);
-  detail::write_entry(*static_cast<detail::directory_entry*>(entry), detail::entry_free, {},
-                      {0, 0, 0}, 0);
+  detail::store_release(*slot.hash, 0);
+  detail::write_entry(*slot.entry, detail::entry_free, {}, {0, 0, 0}, 0);
 }
 
 void* arena::unname(std::string_view name, const detail::named_type& type,
@@ -278,18 +283,20 @@ void* arena::unname(std::string_view name, const detail::named_type& type,
   const std::uint64_t hash = name_hash(name);
   directory_block* last = nullptr;
   std::uint64_t blocks = 0;
-  directory_entry* e = nullptr;
+  name_slot slot{nullptr, nullptr};
   try {
-    e = walk(
+    slot = walk(
         *this,
-        [&](directory_entry& entry) {
-          return load_relaxed(entry.state) == entry_live && holds_name(entry, name, hash);
+        [&](std::uint64_t& slot_hash, directory_entry& e) {
+          return load_relaxed(slot_hash) == hash && load_relaxed(e.state) == entry_live &&
+                 holds_name(e, name, hash);
         },
         last, blocks);
   } catch (const std::system_error& error) {
     ec = error.code();
     return nullptr;
   }
+  directory_entry* e = slot.entry;
   if (e == nullptr) return nullptr;
   if (load_relaxed(e->size) != type.size || load_relaxed(e->alignment) != type.alignment ||
       load_relaxed(e->fingerprint) != type.fingerprint) {
@@ -299,6 +306,7 @@ void* arena::unname(std::string_view name, const detail::named_type& type,
   const std::uint64_t offset = load_relaxed(e->offset);
   // The entry goes first: a reader that looks up after this sees nullptr, never the object
   // being destroyed.
+  store_release(*slot.hash, 0);
   write_entry(*e, entry_free, {}, {0, 0, 0}, 0);
   void* p = const_cast<void*>(
       resolve_in(base(), capacity(), id(), id(), offset, type.size, type.alignment, ec));

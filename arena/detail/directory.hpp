@@ -3,7 +3,10 @@
 // promises). Written by the owner, read by views in other processes as untrusted input.
 //
 // Layout: `arena_header::directory_offset` -> block 0 -> block 1 -> ... (each block's `next`).
-// A block is a 64-byte header and `capacity` entries of 320 bytes. Block k holds
+// A block is a 64-byte header, `capacity` name hashes (8 bytes each, padded to 64), and
+// `capacity` entries of 320 bytes. The hashes let a lookup scan 8 names per cache line instead
+// of one: a hash slot holds the name's hash while its entry is reserved or live and 0 while it
+// is free; it only filters (the entry, read under its sequence counter, decides). Block k holds
 // `block_capacity(k)` entries (12, 24, 48, ... up to 12288), so the chain is short and a
 // reader can check each block's capacity and position exactly. Blocks are zeroed when
 // allocated, published with a release store, and never moved or freed while the arena lives,
@@ -17,6 +20,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
+
+#include "seam/arena/type_fingerprint.hpp"
 
 namespace seam::detail {
 
@@ -64,16 +70,37 @@ inline constexpr std::size_t directory_block_alignment = 64;
 constexpr std::uint64_t block_capacity(std::uint64_t index) noexcept {
   return first_block_capacity << (index < max_block_shift ? index : max_block_shift);
 }
+/// Bytes of a block's hash array with `capacity` slots: whole cache lines.
+constexpr std::uint64_t hashes_bytes(std::uint64_t capacity) noexcept {
+  return (capacity * sizeof(std::uint64_t) + 63) / 64 * 64;
+}
 constexpr std::uint64_t block_bytes(std::uint64_t index) noexcept {
-  return sizeof(directory_block) + block_capacity(index) * sizeof(directory_entry);
+  return sizeof(directory_block) + hashes_bytes(block_capacity(index)) +
+         block_capacity(index) * sizeof(directory_entry);
 }
 static_assert(block_bytes(0) <= 4096);
 
-inline directory_entry* entries_of(directory_block* b) noexcept {
-  return reinterpret_cast<directory_entry*>(b + 1);
+// The capacity is the caller's (`block_capacity(index)`), never re-read from shared memory:
+// a value checked once must not change under the reader.
+inline std::uint64_t* hashes_of(directory_block* b) noexcept {
+  return reinterpret_cast<std::uint64_t*>(b + 1);
 }
-inline const directory_entry* entries_of(const directory_block* b) noexcept {
-  return reinterpret_cast<const directory_entry*>(b + 1);
+inline const std::uint64_t* hashes_of(const directory_block* b) noexcept {
+  return reinterpret_cast<const std::uint64_t*>(b + 1);
+}
+inline directory_entry* entries_of(directory_block* b, std::uint64_t capacity) noexcept {
+  return reinterpret_cast<directory_entry*>(reinterpret_cast<std::byte*>(b + 1) +
+                                            hashes_bytes(capacity));
+}
+inline const directory_entry* entries_of(const directory_block* b,
+                                         std::uint64_t capacity) noexcept {
+  return reinterpret_cast<const directory_entry*>(reinterpret_cast<const std::byte*>(b + 1) +
+                                                  hashes_bytes(capacity));
+}
+
+/// A name's hash as entries and hash slots record it; never 0 (0 marks a free slot).
+inline std::uint64_t name_hash(std::string_view name) noexcept {
+  return mix64(fnv1a(name) ^ name.size()) | 1;
 }
 
 inline std::uint64_t load_relaxed(const std::uint64_t& v) noexcept {

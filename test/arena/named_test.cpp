@@ -254,15 +254,15 @@ TEST(NamedTest, LookupsRacingMakesAndDestroysSeeWholeObjectsOrNothing) {
 
 // --- A corrupted directory: an error, never a crash ----------------------------------------------
 
-class CorruptDirectoryTest : public ::testing::Test {
+class NamedCorruptDirectoryTest : public ::testing::Test {
  protected:
-  CorruptDirectoryTest() : a(small_arena("corrupt")) {
+  NamedCorruptDirectoryTest() : a(small_arena("corrupt")) {
     a.make_named<std::uint64_t>("answer", 42u);
     fd = a.share();
     view = seam::arena_view::open(fd.get());
     header = reinterpret_cast<seam::detail::arena_header*>(a.base());
     block = reinterpret_cast<seam::detail::directory_block*>(a.base() + header->directory_offset);
-    entry = seam::detail::entries_of(block);
+    entry = seam::detail::entries_of(block, seam::detail::block_capacity(0));
   }
   // What the view says about "answer"; the owner's own lookup must agree.
   std::error_code lookup() {
@@ -284,12 +284,12 @@ class CorruptDirectoryTest : public ::testing::Test {
   seam::detail::directory_entry* entry;
 };
 
-TEST_F(CorruptDirectoryTest, IntactDirectoryIsFound) {
+TEST_F(NamedCorruptDirectoryTest, IntactDirectoryIsFound) {
   EXPECT_EQ(*view.find<std::uint64_t>("answer"), 42u);
   EXPECT_FALSE(lookup());
 }
 
-TEST_F(CorruptDirectoryTest, DirectoryOffsetOutsideTheArena) {
+TEST_F(NamedCorruptDirectoryTest, DirectoryOffsetOutsideTheArena) {
   for (std::uint64_t bad : {std::uint64_t{8}, std::uint64_t{a.capacity() - 32}, ~std::uint64_t{0},
                             std::uint64_t{a.capacity()}, header->directory_offset + 8}) {
     header->directory_offset = bad;
@@ -297,7 +297,7 @@ TEST_F(CorruptDirectoryTest, DirectoryOffsetOutsideTheArena) {
   }
 }
 
-TEST_F(CorruptDirectoryTest, BlockWithWrongMagicIndexOrCapacity) {
+TEST_F(NamedCorruptDirectoryTest, BlockWithWrongMagicIndexOrCapacity) {
   block->magic ^= 1;
   EXPECT_EQ(lookup(), seam::errc::corrupt_arena);
   block->magic ^= 1;
@@ -308,7 +308,7 @@ TEST_F(CorruptDirectoryTest, BlockWithWrongMagicIndexOrCapacity) {
   EXPECT_EQ(lookup(), seam::errc::corrupt_arena);
 }
 
-TEST_F(CorruptDirectoryTest, ChainThatLoopsBackEnds) {
+TEST_F(NamedCorruptDirectoryTest, ChainThatLoopsBackEnds) {
   // The name is not in block 0, and block 0's next points at block 0.
   entry->name[0] ^= 1;
   entry->name_hash ^= 1;
@@ -316,7 +316,7 @@ TEST_F(CorruptDirectoryTest, ChainThatLoopsBackEnds) {
   EXPECT_EQ(lookup(), seam::errc::corrupt_arena);
 }
 
-TEST_F(CorruptDirectoryTest, EntryWithAnObjectOutsideTheArena) {
+TEST_F(NamedCorruptDirectoryTest, EntryWithAnObjectOutsideTheArena) {
   for (std::uint64_t bad : {std::uint64_t{0}, std::uint64_t{16}, ~std::uint64_t{0} - 3,
                             std::uint64_t{a.capacity() - 4}, entry->offset + 1}) {
     entry->offset = bad;
@@ -324,7 +324,7 @@ TEST_F(CorruptDirectoryTest, EntryWithAnObjectOutsideTheArena) {
   }
 }
 
-TEST_F(CorruptDirectoryTest, EntryWithGarbageLengthOrStateIsNotAMatch) {
+TEST_F(NamedCorruptDirectoryTest, EntryWithGarbageLengthOrStateIsNotAMatch) {
   entry->name_length = ~std::uint64_t{0};
   EXPECT_FALSE(lookup());
   EXPECT_EQ(view.find<std::uint64_t>("answer"), nullptr);
@@ -334,7 +334,7 @@ TEST_F(CorruptDirectoryTest, EntryWithGarbageLengthOrStateIsNotAMatch) {
   EXPECT_EQ(view.find<std::uint64_t>("answer"), nullptr);
 }
 
-TEST_F(CorruptDirectoryTest, EntryStuckMidWriteIsSkippedNotWaitedFor) {
+TEST_F(NamedCorruptDirectoryTest, EntryStuckMidWriteIsSkippedNotWaitedFor) {
   entry->sequence |= 1;  // as if the owner died while rewriting it
   EXPECT_FALSE(lookup());
   EXPECT_EQ(view.find<std::uint64_t>("answer"), nullptr);

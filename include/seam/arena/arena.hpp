@@ -207,9 +207,9 @@ class arena {
   // The directory's writer side (arena/named.cpp). An entry is reserved before the object is
   // constructed (so the constructor runs without the lock and may itself make named objects)
   // and published after.
-  void* reserve_name(std::string_view name, const detail::named_type& type);
-  void publish_name(void* entry, const void* object) noexcept;
-  void cancel_name(void* entry) noexcept;
+  detail::name_slot reserve_name(std::string_view name, const detail::named_type& type);
+  void publish_name(detail::name_slot slot, const void* object) noexcept;
+  void cancel_name(detail::name_slot slot) noexcept;
   void* unname(std::string_view name, const detail::named_type& type,
                std::error_code& ec) noexcept;
 
@@ -257,15 +257,15 @@ T* arena::make(Args&&... args) {
 template <class T, class... Args>
 T* arena::make_named(std::string_view name, Args&&... args) {
   static_assert(detail::require_shm_safe<T>::value);
-  void* entry = reserve_name(name, detail::named_type_of<T>());
+  const detail::name_slot slot = reserve_name(name, detail::named_type_of<T>());
   T* p = nullptr;
   try {
     p = make<T>(std::forward<Args>(args)...);
   } catch (...) {
-    cancel_name(entry);
+    cancel_name(slot);
     throw;
   }
-  publish_name(entry, p);
+  publish_name(slot, p);
   return p;
 }
 

@@ -51,6 +51,13 @@ inline constexpr std::size_t max_name_length = 255;
 
 namespace detail {
 
+struct directory_entry;
+/// A name the owner reserved in the directory: its entry and its slot in the block's hashes.
+struct name_slot {
+  std::uint64_t* hash;
+  directory_entry* entry;
+};
+
 /// The lookup behind every `find`: the live object named `name` in the arena `id` mapped at
 /// `base` (`mapped` bytes), or nullptr. Sets `ec` to `errc::bad_name`, `errc::type_mismatch`
 /// or `errc::corrupt_arena`, clears it otherwise (also when the name is not found).
