@@ -27,7 +27,7 @@ void cpu_relax() noexcept {
 struct name_buffer {
   std::uint64_t words[name_words] = {};
   explicit name_buffer(std::string_view name) noexcept {
-    std::memcpy(words, name.data(), name.size());
+    if (!name.empty()) std::memcpy(words, name.data(), name.size());  // data() may be null
   }
   name_buffer() noexcept = default;
 };
