@@ -61,7 +61,7 @@ const directory_block* block_at(const std::byte* base, std::size_t mapped, std::
 /// What a reader copies out of an entry that holds the name it looks for.
 struct entry_copy {
   std::uint64_t offset, size, alignment, fingerprint;
-  name_buffer name;
+  std::uint64_t name[name_words];  // only the name's words are written: no 256-byte clear
 };
 
 /// Copies `e` if it is live and holds a name of `length` bytes hashing to `hash`, consistently
@@ -86,7 +86,7 @@ bool read_entry(const directory_entry& e, std::uint64_t hash, std::uint64_t leng
     out.alignment = load_relaxed(e.alignment);
     out.fingerprint = load_relaxed(e.fingerprint);
     // `length` is the looked-up name's, already checked to be at most max_name_length.
-    for (std::size_t w = 0; w < (length + 7) / 8; ++w) out.name.words[w] = load_relaxed(e.name[w]);
+    for (std::size_t w = 0; w < (length + 7) / 8; ++w) out.name[w] = load_relaxed(e.name[w]);
     std::atomic_thread_fence(std::memory_order_acquire);
     if (load_relaxed(e.sequence) == before) return true;
   }
@@ -151,7 +151,6 @@ const void* find_named(const std::byte* base, std::size_t mapped, std::uint64_t 
   if (base == nullptr || mapped < header_bytes) return nullptr;
   const auto& header = *reinterpret_cast<const arena_header*>(base);
   const std::uint64_t hash = name_hash(name);
-  const name_buffer wanted(name);
   std::uint64_t offset = load_acquire(header.directory_offset);
   for (std::uint64_t index = 0; offset != 0; ++index) {
     const directory_block* block = block_at(base, mapped, id, offset, index, ec);
@@ -163,7 +162,7 @@ const void* find_named(const std::byte* base, std::size_t mapped, std::uint64_t 
       if (load_relaxed(hashes[i]) != hash) continue;  // a filter: the entry decides
       entry_copy copy;
       if (!read_entry(entries[i], hash, name.size(), copy)) continue;
-      if (std::memcmp(copy.name.words, wanted.words, name.size()) != 0) continue;
+      if (std::memcmp(copy.name, name.data(), name.size()) != 0) continue;
       if (copy.size != type.size || copy.alignment != type.alignment ||
           copy.fingerprint != type.fingerprint) {
         ec = errc::type_mismatch;
