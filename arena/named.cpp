@@ -158,8 +158,12 @@ const void* find_named(const std::byte* base, std::size_t mapped, std::uint64_t 
     const std::uint64_t capacity = block_capacity(index);
     const std::uint64_t* hashes = hashes_of(block);
     const directory_entry* entries = entries_of(block, capacity);
-    for (std::uint64_t i = 0; i < capacity; ++i) {
-      if (load_relaxed(hashes[i]) != hash) continue;  // a filter: the entry decides
+    // At most `capacity` probes, even if a corrupt block has no 0 slot left.
+    std::uint64_t i = probe_start(hash, capacity);
+    for (std::uint64_t probes = 0; probes < capacity; ++probes, i = i + 1 == capacity ? 0 : i + 1) {
+      const std::uint64_t slot = load_acquire(hashes[i]);
+      if (slot == 0) break;
+      if (slot != hash) continue;  // a filter: the entry decides
       entry_copy copy;
       if (!read_entry(entries[i], hash, name.size(), copy)) continue;
       if (std::memcmp(copy.name, name.data(), name.size()) != 0) continue;
@@ -181,13 +185,14 @@ const void* find_named(const std::byte* base, std::size_t mapped, std::uint64_t 
 
 namespace {
 
-/// Walks the owner's directory (validated as a reader would: with shared writers, other
-/// processes will write it too), calling `visit(hash slot, entry)` until it returns true;
-/// returns that slot, or {nullptr, nullptr} with `last` = the last block (nullptr if none) and
-/// `count` = the number of blocks. Throws `errc::corrupt_arena`.
+/// Probes the owner's directory for `hash` (validated as a reader would: with shared writers,
+/// other processes will write it too): calls `visit(block, hash slot, entry)` on every slot of
+/// the name's probe path in each block, the 0 slot that ends it included, until `visit`
+/// returns true; returns that slot, or {nullptr, nullptr} with `last` = the last block (nullptr
+/// if none) and `count` = the number of blocks. Throws `errc::corrupt_arena`.
 template <class Visit>
-detail::name_slot walk(const arena& a, Visit visit, detail::directory_block*& last,
-                       std::uint64_t& count) {
+detail::name_slot probe(const arena& a, std::uint64_t hash, Visit visit,
+                        detail::directory_block*& last, std::uint64_t& count) {
   using namespace detail;
   last = nullptr;
   count = 0;
@@ -200,8 +205,10 @@ detail::name_slot walk(const arena& a, Visit visit, detail::directory_block*& la
     const std::uint64_t capacity = block_capacity(count);
     std::uint64_t* hashes = hashes_of(block);
     directory_entry* entries = entries_of(block, capacity);
-    for (std::uint64_t i = 0; i < capacity; ++i) {
-      if (visit(hashes[i], entries[i])) return {&hashes[i], &entries[i]};
+    std::uint64_t i = probe_start(hash, capacity);
+    for (std::uint64_t n = 0; n < capacity; ++n, i = i + 1 == capacity ? 0 : i + 1) {
+      if (visit(*block, hashes[i], entries[i])) return {&hashes[i], &entries[i]};
+      if (load_relaxed(hashes[i]) == 0) break;
     }
     last = block;
     ++count;
@@ -219,39 +226,48 @@ detail::name_slot arena::reserve_name(std::string_view name, const detail::named
   if (forked()) throw std::system_error(errc::forked_child, "seam::arena::make_named");
   std::lock_guard lock(m_names_mutex);
   const std::uint64_t hash = name_hash(name);
-  name_slot free_slot{nullptr, nullptr};
+  // The first usable slot on the name's path: a tombstone, or a never-used slot of a block
+  // that is less than half full. The whole path is walked: the name may be further on.
+  name_slot chosen{nullptr, nullptr};
+  directory_block* chosen_block = nullptr;
   directory_block* last = nullptr;
   std::uint64_t blocks = 0;
-  walk(
-      *this,
-      [&](std::uint64_t& slot_hash, directory_entry& e) {
-        const std::uint64_t h = load_relaxed(slot_hash);
+  probe(
+      *this, hash,
+      [&](directory_block& block, std::uint64_t& slot, directory_entry& e) {
+        const std::uint64_t h = load_relaxed(slot);
         if (h == hash && holds_name(e, name, hash)) {
           throw std::system_error(errc::name_exists, "seam::arena::make_named");
         }
-        if (h == 0 && free_slot.entry == nullptr && load_relaxed(e.state) == entry_free) {
-          free_slot = {&slot_hash, &e};
+        const bool usable =
+            h == tombstone || (h == 0 && 2 * (block.used + 1) <= block.capacity);
+        if (usable && chosen.entry == nullptr) {
+          chosen = {&slot, &e};
+          chosen_block = &block;
         }
         return false;
       },
       last, blocks);
-  if (free_slot.entry == nullptr) {
+  if (chosen.entry == nullptr) {
     if (blocks == max_directory_blocks) {
       throw std::system_error(errc::arena_full, "seam::arena::make_named: the directory is full");
     }
-    // Zeroed: every entry starts free with an even sequence, every hash slot 0.
+    // Zeroed: every entry starts free with an even sequence, every slot never used.
     auto* block = static_cast<directory_block*>(
         allocate_zeroed(block_bytes(blocks), directory_block_alignment));
     block->magic = directory_magic;
     block->index = blocks;
     block->capacity = block_capacity(blocks);
+    const std::uint64_t i = probe_start(hash, block->capacity);
+    chosen = {&hashes_of(block)[i], &entries_of(block, block->capacity)[i]};
+    chosen_block = block;
     const std::uint64_t offset = handle_of(block).offset;
     store_release(last == nullptr ? header_of(base()).directory_offset : last->next, offset);
-    free_slot = {hashes_of(block), entries_of(block, block_capacity(blocks))};
   }
-  write_entry(*free_slot.entry, entry_reserved, name, type, 0);
-  store_release(*free_slot.hash, hash);
-  return free_slot;
+  if (load_relaxed(*chosen.hash) == 0) ++chosen_block->used;
+  write_entry(*chosen.entry, entry_reserved, name, type, 0);
+  store_release(*chosen.hash, hash);
+  return chosen;
 }
 
 void arena::publish_name(detail::name_slot slot, const void* object) noexcept {
@@ -262,7 +278,7 @@ void arena::publish_name(detail::name_slot slot, const void* object) noexcept {
 
 void arena::cancel_name(detail::name_slot slot) noexcept {
   std::lock_guard lock(m_names_mutex);
-  detail::store_release(*slot.hash, 0);
+  detail::store_release(*slot.hash, detail::tombstone);
   detail::write_entry(*slot.entry, detail::entry_free, {}, {0, 0, 0}, 0);
 }
 
@@ -284,9 +300,9 @@ void* arena::unname(std::string_view name, const detail::named_type& type,
   std::uint64_t blocks = 0;
   name_slot slot{nullptr, nullptr};
   try {
-    slot = walk(
-        *this,
-        [&](std::uint64_t& slot_hash, directory_entry& e) {
+    slot = probe(
+        *this, hash,
+        [&](directory_block&, std::uint64_t& slot_hash, directory_entry& e) {
           return load_relaxed(slot_hash) == hash && load_relaxed(e.state) == entry_live &&
                  holds_name(e, name, hash);
         },
@@ -305,7 +321,7 @@ void* arena::unname(std::string_view name, const detail::named_type& type,
   const std::uint64_t offset = load_relaxed(e->offset);
   // The entry goes first: a reader that looks up after this sees nullptr, never the object
   // being destroyed.
-  store_release(*slot.hash, 0);
+  store_release(*slot.hash, tombstone);
   write_entry(*e, entry_free, {}, {0, 0, 0}, 0);
   void* p = const_cast<void*>(
       resolve_in(base(), capacity(), id(), id(), offset, type.size, type.alignment, ec));

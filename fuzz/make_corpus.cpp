@@ -295,15 +295,30 @@ struct directory_image {
     b.index = index;
     b.capacity = seam::detail::block_capacity(index);
     if (index == 0) b.next = block1;
+    // A tombstone on some probe paths, so seeds exercise walking past one.
+    seam::detail::hashes_of(&b)[b.capacity - 1] = seam::detail::tombstone;
   }
   seam::detail::directory_entry& entry(std::uint64_t block, std::size_t i) {
     auto& b = block_at(block);
     return seam::detail::entries_of(&b, b.capacity)[i];
   }
+  // The slot of `n` in `block`: on its probe path, the first never-used one, or its own.
+  std::size_t slot_of(std::uint64_t block, std::string_view n) {
+    auto& b = block_at(block);
+    const std::uint64_t hash = seam::detail::name_hash(n);
+    std::size_t i = seam::detail::probe_start(hash, b.capacity);
+    const std::uint64_t* hashes = seam::detail::hashes_of(&b);
+    while (hashes[i] != 0 && hashes[i] != hash) i = (i + 1) % b.capacity;
+    return i;
+  }
+  seam::detail::directory_entry& entry(std::uint64_t block, std::string_view n) {
+    return entry(block, slot_of(block, n));
+  }
   // A live entry as `make_named<T>(name)` writes it, for an object at `object`.
   template <class T>
-  seam::detail::directory_entry& name(std::uint64_t block, std::size_t i, std::string_view n,
+  seam::detail::directory_entry& name(std::uint64_t block, std::string_view n,
                                       std::uint64_t object) {
+    const std::size_t i = slot_of(block, n);
     auto& e = entry(block, i);
     e.sequence = 2;
     e.state = seam::detail::entry_live;
@@ -332,8 +347,8 @@ struct directory_image {
 void directory_seeds(const fs::path& dir) {
   using big = std::array<std::uint64_t, 8>;
   directory_image one;
-  one.name<std::uint64_t>(one.block0, 0, "answer", 16384);
-  one.name<big>(one.block0, 1, "line", 16448);
+  one.name<std::uint64_t>(one.block0, "answer", 16384);
+  one.name<big>(one.block0, "line", 16448);
   write(dir, "valid_answer", one.input(one.block0, 0, "answer"));
   write(dir, "valid_line", one.input(one.block0, 2, "line"));
   write(dir, "type_mismatch", one.input(one.block0, 1, "answer"));
@@ -343,11 +358,11 @@ void directory_seeds(const fs::path& dir) {
   write(dir, "offset_in_header", one.input(64, 0, "answer"));
   write(dir, "offset_misaligned", one.input(one.block0 + 8, 0, "answer"));
 
-  directory_image two;  // block 0 full of other names, "answer" in block 1
-  for (std::size_t i = 0; i < seam::detail::block_capacity(0); ++i) {
-    two.name<std::uint32_t>(two.block0, i, "n" + std::to_string(i), 20000 + 64 * i);
+  directory_image two;  // block 0 full (other names and a tombstone), "answer" in block 1
+  for (std::size_t i = 0; i + 1 < seam::detail::block_capacity(0); ++i) {
+    two.name<std::uint32_t>(two.block0, "n" + std::to_string(i), 20000 + 64 * i);
   }
-  two.name<std::uint64_t>(two.block1, 3, "answer", 32768);
+  two.name<std::uint64_t>(two.block1, "answer", 32768);
   write(dir, "valid_second_block", two.input(two.block0, 0, "answer"));
   directory_image cycle = two;
   cycle.block_at(cycle.block1).next = cycle.block0;
@@ -357,13 +372,13 @@ void directory_seeds(const fs::path& dir) {
   write(dir, "block_wrong_index", wrong_index.input(wrong_index.block0, 0, "answer"));
 
   directory_image outside = one;
-  outside.entry(outside.block0, 0).offset = directory_image::file_size - 4;
+  outside.entry(outside.block0, "answer").offset = directory_image::file_size - 4;
   write(dir, "object_past_end", outside.input(outside.block0, 0, "answer"));
   directory_image stuck = one;
-  stuck.entry(stuck.block0, 0).sequence = 3;
+  stuck.entry(stuck.block0, "answer").sequence = 3;
   write(dir, "entry_mid_write", stuck.input(stuck.block0, 0, "answer"));
   directory_image nul = one;
-  nul.name<std::uint64_t>(nul.block0, 2, std::string_view("a\0b", 3), 16512);
+  nul.name<std::uint64_t>(nul.block0, std::string_view("a\0b", 3), 16512);
   write(dir, "name_with_nul", nul.input(nul.block0, 0, std::string_view("a\0b", 3)));
 }
 

@@ -3,10 +3,16 @@
 // promises). Written by the owner, read by views in other processes as untrusted input.
 //
 // Layout: `arena_header::directory_offset` -> block 0 -> block 1 -> ... (each block's `next`).
-// A block is a 64-byte header, `capacity` name hashes (8 bytes each, padded to 64), and
-// `capacity` entries of 320 bytes. The hashes let a lookup scan 8 names per cache line instead
-// of one: a hash slot holds the name's hash while its entry is reserved or live and 0 while it
-// is free; it only filters (the entry, read under its sequence counter, decides). Block k holds
+// A block is a 64-byte header, `capacity` hash slots (8 bytes each, padded to 64), and
+// `capacity` entries of 320 bytes; slot i describes entry i. Each block is an open-addressing
+// hash table: a name lives at the first usable slot from `probe_start(hash, capacity)` on
+// (linear probing). A slot holds 0 if it was never used (a lookup stops there), `tombstone` if
+// its name was removed (a lookup goes on past it; a make may reuse it), or the name's hash
+// while its entry is reserved or live. Slots never go back to 0, so the probe path to a name
+// that is not being changed stays unbroken while others are made and removed. The owner fills
+// a block to half its capacity, then starts the next; a lookup probes every block (each a few
+// slots, in one or two cache lines), and the entry, read under its sequence counter, decides:
+// a slot is only a filter. Block k holds
 // `block_capacity(k)` entries (12, 24, 48, ... up to 12288), so the chain is short and a
 // reader can check each block's capacity and position exactly. Blocks are zeroed when
 // allocated, published with a release store, and never moved or freed while the arena lives,
@@ -30,7 +36,9 @@ inline constexpr std::uint64_t directory_magic = 0x3152494453454553;  // "SEESDI
 inline constexpr std::size_t name_words = 32;                       // 256 bytes >= 255 + 1
 inline constexpr std::size_t first_block_capacity = 12;              // first block fits 4 KiB
 inline constexpr std::size_t max_block_shift = 10;                   // 12 << 10 = 12288 entries
-inline constexpr std::size_t max_directory_blocks = 32;              // 282,612 names at most
+inline constexpr std::size_t max_directory_blocks = 32;  // 282,612 slots: 141,306 names
+/// The hash slot of a removed name. Names' hashes are odd, so no name hashes to 0 or to this.
+inline constexpr std::uint64_t tombstone = 2;
 /// A reader retries an entry that changes under it this many times, then treats it as being
 /// changed (absent). Bounded so that an owner killed in the middle of a write cannot hang it.
 inline constexpr int max_entry_reads = 256;
@@ -62,7 +70,8 @@ struct directory_block {
   std::uint64_t index;     // position in the chain: 0 for the first block
   std::uint64_t capacity;  // entries after this header: block_capacity(index)
   std::uint64_t next;      // offset of the next block, or 0; published with a release store
-  std::uint64_t lock[4];   // reserved for the shared writers' lock; zero today
+  std::uint64_t used;      // slots that are not 0 (writers' bookkeeping; readers ignore it)
+  std::uint64_t lock[3];   // reserved for the shared writers' lock; zero today
 };
 static_assert(sizeof(directory_block) == 64);
 inline constexpr std::size_t directory_block_alignment = 64;
@@ -98,9 +107,13 @@ inline const directory_entry* entries_of(const directory_block* b,
                                                   hashes_bytes(capacity));
 }
 
-/// A name's hash as entries and hash slots record it; never 0 (0 marks a free slot).
+/// A name's hash as entries and hash slots record it: odd, so never 0 nor `tombstone`.
 inline std::uint64_t name_hash(std::string_view name) noexcept {
   return mix64(fnv1a(name) ^ name.size()) | 1;
+}
+/// Where a name's probe starts in a block of `capacity` slots.
+constexpr std::uint64_t probe_start(std::uint64_t hash, std::uint64_t capacity) noexcept {
+  return (hash >> 1) % capacity;
 }
 
 inline std::uint64_t load_relaxed(const std::uint64_t& v) noexcept {

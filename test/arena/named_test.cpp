@@ -193,6 +193,36 @@ TEST(NamedTest, ThousandsOfNamesGrowTheDirectoryAndAreAllFound) {
   }
 }
 
+// Names whose probes start at the same slot of the first block: the second goes to the next
+// slot, and stays found when the first is removed (the removed slot becomes a tombstone that
+// lookups walk past, and that the next such name reuses).
+TEST(NamedTest, NamesThatCollideStayFoundAcrossRemovals) {
+  auto a = small_arena("named");
+  const auto capacity = seam::detail::block_capacity(0);
+  auto start = [&](const std::string& n) {
+    return seam::detail::probe_start(seam::detail::name_hash(n), capacity);
+  };
+  std::vector<std::string> same;
+  for (int i = 0; same.size() < 3; ++i) {
+    const std::string n = "k" + std::to_string(i);
+    if (start(n) == start("k0")) same.push_back(n);
+  }
+  auto* first = a.make_named<int>(same[0], 0);
+  auto* second = a.make_named<int>(same[1], 1);
+  EXPECT_TRUE(a.destroy_named<int>(same[0]));
+  EXPECT_EQ(a.find<int>(same[0]), nullptr);
+  EXPECT_EQ(a.find<int>(same[1]), second);  // past the tombstone
+  auto* third = a.make_named<int>(same[2], 2);
+  EXPECT_EQ(a.find<int>(same[2]), third);
+  EXPECT_EQ(a.find<int>(same[1]), second);
+  EXPECT_THROW(a.make_named<int>(same[1], 9), std::system_error);  // found past the reuse
+  // The third reused the first's slot: the block holds no more used slots than before.
+  auto* block = reinterpret_cast<seam::detail::directory_block*>(
+      a.base() + reinterpret_cast<seam::detail::arena_header*>(a.base())->directory_offset);
+  EXPECT_EQ(block->used, 2u);
+  (void)first;
+}
+
 TEST(NamedTest, AForkedChildFindsButMayNotMakeOrDestroy) {
   auto a = small_arena("named");
   a.make_named<int>("x", 5);
@@ -262,7 +292,9 @@ class NamedCorruptDirectoryTest : public ::testing::Test {
     view = seam::arena_view::open(fd.get());
     header = reinterpret_cast<seam::detail::arena_header*>(a.base());
     block = reinterpret_cast<seam::detail::directory_block*>(a.base() + header->directory_offset);
-    entry = seam::detail::entries_of(block, seam::detail::block_capacity(0));
+    const auto capacity = seam::detail::block_capacity(0);
+    slot = seam::detail::probe_start(seam::detail::name_hash("answer"), capacity);
+    entry = seam::detail::entries_of(block, capacity) + slot;
   }
   // What the view says about "answer"; the owner's own lookup must agree.
   std::error_code lookup() {
@@ -281,6 +313,7 @@ class NamedCorruptDirectoryTest : public ::testing::Test {
   seam::arena_view view;
   seam::detail::arena_header* header;
   seam::detail::directory_block* block;
+  std::uint64_t slot;
   seam::detail::directory_entry* entry;
 };
 
@@ -309,9 +342,9 @@ TEST_F(NamedCorruptDirectoryTest, BlockWithWrongMagicIndexOrCapacity) {
 }
 
 TEST_F(NamedCorruptDirectoryTest, ChainThatLoopsBackEnds) {
-  // The name is not in block 0, and block 0's next points at block 0.
-  entry->name[0] ^= 1;
-  entry->name_hash ^= 1;
+  // The name is not in block 0 (its hash slot says another name), and block 0's next points
+  // at block 0.
+  seam::detail::hashes_of(block)[slot] ^= 4;
   block->next = header->directory_offset;
   EXPECT_EQ(lookup(), seam::errc::corrupt_arena);
 }

@@ -13,9 +13,11 @@
 /// - A reader treats every directory byte as input from another process: block offsets,
 ///   counts, lengths and object offsets are checked before use, the walk is bounded, and a
 ///   directory that does not hold up is `errc::corrupt_arena`, never a crash or a hang.
-/// - Lookups are linear in the number of names (a few µs per thousand names, comparing a
-///   64-bit hash first): find an object once and keep the pointer. TODO(perf): an index for
-///   arenas with many thousands of names.
+/// - A lookup hashes the name and probes one small open-addressing table per directory block
+///   (blocks of 12, 24, 48, … names: about log2(names / 6) blocks), with no lock. Measured
+///   against Boost.Interprocess's named objects in the same run (`seam_bench_named`, CPU time):
+///   as fast at 16 and 1000 names, 0.57x its speed at 10,000; find an object once and keep the
+///   pointer. An arena holds up to 141,306 names (`errc::arena_full` beyond).
 ///
 /// While the owner adds and removes names, readers may look them up at the same time. What a
 /// reader sees:
@@ -31,7 +33,8 @@
 ///   name; names that are not being changed are always found.
 ///
 /// Entries are rewritten under a sequence counter (a seqlock): readers copy an entry and retry
-/// if it changed meanwhile, a bounded number of times, so a reader never waits on the owner.
+/// if it changed meanwhile, a bounded number of times (then treat it as being changed), so a
+/// reader never waits on the owner, even one killed in the middle of a change.
 /// Only the owner writes the directory today (its threads take a private mutex). The layout is
 /// ready for several writer processes: all of the directory's state is in the arena, blocks are
 /// appended and never moved or freed, and the first block reserves room for a process-shared
