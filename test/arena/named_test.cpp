@@ -183,7 +183,7 @@ TEST(NamedTest, AConstructorMayMakeNamedObjectsAndItsNameIsTaken) {
 
 TEST(NamedTest, ThousandsOfNamesGrowTheDirectoryAndAreAllFound) {
   auto a = small_arena("named");
-  constexpr int n = 5000;  // blocks of 12, 24, ... 3072: nine blocks
+  constexpr int n = 5000;  // blocks of 12, 24, ... 6144 slots, each filled to half: ten blocks
   std::vector<int*> made;
   for (int i = 0; i < n; ++i) made.push_back(a.make_named<int>("n" + std::to_string(i), i));
   for (int i = 0; i < n; i += 7) EXPECT_EQ(a.find<int>("n" + std::to_string(i)), made[i]);
