@@ -2,7 +2,6 @@
 // side (the owner). The layout is in arena/detail/directory.hpp; the promises in
 // seam/arena/named.hpp.
 
-#include <atomic>
 #include <cstring>
 
 #include "arena/detail/directory.hpp"
@@ -77,17 +76,19 @@ bool read_entry(const directory_entry& e, std::uint64_t hash, std::uint64_t leng
     }
     // A torn read here can only skip an entry that is changing: that is a race with a make
     // or destroy of that entry's name, where missing it is allowed.
-    if (load_relaxed(e.state) != entry_live || load_relaxed(e.name_hash) != hash ||
-        load_relaxed(e.name_length) != length) {
+    if (load_acquire(e.state) != entry_live || load_acquire(e.name_hash) != hash ||
+        load_acquire(e.name_length) != length) {
       return false;
     }
-    out.offset = load_relaxed(e.offset);
-    out.size = load_relaxed(e.size);
-    out.alignment = load_relaxed(e.alignment);
-    out.fingerprint = load_relaxed(e.fingerprint);
+    // Acquire loads (not a fence, which ThreadSanitizer does not support) keep the second read
+    // of the sequence after every field: a field from a newer write then shows as a newer
+    // sequence. Plain loads on x86.
+    out.offset = load_acquire(e.offset);
+    out.size = load_acquire(e.size);
+    out.alignment = load_acquire(e.alignment);
+    out.fingerprint = load_acquire(e.fingerprint);
     // `length` is the looked-up name's, already checked to be at most max_name_length.
-    for (std::size_t w = 0; w < (length + 7) / 8; ++w) out.name[w] = load_relaxed(e.name[w]);
-    std::atomic_thread_fence(std::memory_order_acquire);
+    for (std::size_t w = 0; w < (length + 7) / 8; ++w) out.name[w] = load_acquire(e.name[w]);
     if (load_relaxed(e.sequence) == before) return true;
   }
   return false;
@@ -98,16 +99,16 @@ void write_entry(directory_entry& e, entry_state state, std::string_view name,
                  const named_type& type, std::uint64_t offset) noexcept {
   const std::uint64_t sequence = load_relaxed(e.sequence);
   store_relaxed(e.sequence, sequence + 1);
-  std::atomic_thread_fence(std::memory_order_release);
+  // Release stores keep the odd sequence before every field (see read_entry).
   const name_buffer words(name);
-  store_relaxed(e.state, state);
-  store_relaxed(e.name_hash, name.empty() ? 0 : name_hash(name));
-  store_relaxed(e.name_length, name.size());
-  store_relaxed(e.offset, offset);
-  store_relaxed(e.size, type.size);
-  store_relaxed(e.alignment, type.alignment);
-  store_relaxed(e.fingerprint, type.fingerprint);
-  for (std::size_t w = 0; w < name_words; ++w) store_relaxed(e.name[w], words.words[w]);
+  store_release(e.state, state);
+  store_release(e.name_hash, name.empty() ? 0 : name_hash(name));
+  store_release(e.name_length, name.size());
+  store_release(e.offset, offset);
+  store_release(e.size, type.size);
+  store_release(e.alignment, type.alignment);
+  store_release(e.fingerprint, type.fingerprint);
+  for (std::size_t w = 0; w < name_words; ++w) store_release(e.name[w], words.words[w]);
   store_release(e.sequence, sequence + 2);
 }
 
@@ -115,9 +116,8 @@ void write_entry(directory_entry& e, entry_state state, std::string_view name,
 void write_state(directory_entry& e, entry_state state, std::uint64_t offset) noexcept {
   const std::uint64_t sequence = load_relaxed(e.sequence);
   store_relaxed(e.sequence, sequence + 1);
-  std::atomic_thread_fence(std::memory_order_release);
-  store_relaxed(e.state, state);
-  store_relaxed(e.offset, offset);
+  store_release(e.state, state);
+  store_release(e.offset, offset);
   store_release(e.sequence, sequence + 2);
 }
 

@@ -254,7 +254,8 @@ void header_seeds(const fs::path& dir) {
                         capacity,
                         root_offset,
                         root_size,
-                        0};
+                        0,
+                        {}};
   };
   const std::uint64_t big = (std::uint64_t{2} << 20) + 4096;
   write(dir, "valid_4096", bytes{}.put(std::uint8_t{11}).put(header(4096, 0, 0)));

@@ -18,10 +18,12 @@
 // allocated, published with a release store, and never moved or freed while the arena lives,
 // so a reader never follows an offset into a freed block.
 //
-// Shared writers (planned): the first block is then installed with a compare-and-swap on
-// `directory_offset` (the loser frees its block), and entries are changed under the robust
-// process-shared lock that will live in `directory_block::lock` (reserved, zero today). Until
-// then the owner's threads serialise on a mutex in its private memory.
+// Shared writers (planned): every writer changes the directory (reserves, publishes and
+// removes entries, appends blocks) under the robust process-shared lock that will live in
+// `arena_header::directory_lock` (reserved, zero today): the header exists before the first
+// block, so installing that block needs nothing more. All of the directory's state is in the
+// arena (the `used` counts included), so a writer needs nothing from the process that made
+// it. Until then the owner's threads serialise on a mutex in its private memory.
 
 #include <atomic>
 #include <cstddef>
@@ -71,7 +73,7 @@ struct directory_block {
   std::uint64_t capacity;  // entries after this header: block_capacity(index)
   std::uint64_t next;      // offset of the next block, or 0; published with a release store
   std::uint64_t used;      // slots that are not 0 (writers' bookkeeping; readers ignore it)
-  std::uint64_t lock[3];   // reserved for the shared writers' lock; zero today
+  std::uint64_t reserved[3];
 };
 static_assert(sizeof(directory_block) == 64);
 inline constexpr std::size_t directory_block_alignment = 64;

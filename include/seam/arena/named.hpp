@@ -37,8 +37,8 @@
 /// reader never waits on the owner, even one killed in the middle of a change.
 /// Only the owner writes the directory today (its threads take a private mutex). The layout is
 /// ready for several writer processes: all of the directory's state is in the arena, blocks are
-/// appended and never moved or freed, and the first block reserves room for a process-shared
-/// lock under which writers would change entries.
+/// appended and never moved or freed, and the arena's header reserves room for the
+/// process-shared lock under which writers will change it.
 
 #include <cstddef>
 #include <cstdint>
