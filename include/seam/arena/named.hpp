@@ -16,8 +16,8 @@
 /// - A lookup hashes the name and probes one small open-addressing table per directory block
 ///   (blocks of 12, 24, 48, … names: about log2(names / 6) blocks), with no lock. Measured
 ///   against Boost.Interprocess's named objects in the same run (`seam_bench_named`, CPU time):
-///   as fast at 16 and 1000 names, 0.57x its speed at 10,000; find an object once and keep the
-///   pointer. An arena holds up to 141,306 names (`errc::arena_full` beyond).
+///   as fast at 16 and 1000 names, 0.45-0.57x its speed at 10,000 (one cache miss or two per
+///   block); find an object once and keep the pointer. An arena holds up to 141,306 names (`errc::arena_full` beyond).
 ///
 /// While the owner adds and removes names, readers may look them up at the same time. What a
 /// reader sees:
