@@ -42,8 +42,8 @@ const directory_block* block_at(const std::byte* base, std::size_t mapped, std::
     ec = errc::corrupt_arena;
     return nullptr;
   }
-  const void* p = resolve_in(base, mapped, id, id, offset, block_bytes(index),
-                             directory_block_alignment, ec);
+  const void* p =
+      resolve_in(base, mapped, id, id, offset, block_bytes(index), directory_block_alignment, ec);
   if (p == nullptr) {
     ec = errc::corrupt_arena;
     return nullptr;
@@ -134,9 +134,7 @@ bool holds_name(const directory_entry& e, std::string_view name, std::uint64_t h
   return true;
 }
 
-arena_header& header_of(std::byte* base) noexcept {
-  return *reinterpret_cast<arena_header*>(base);
-}
+arena_header& header_of(std::byte* base) noexcept { return *reinterpret_cast<arena_header*>(base); }
 
 }  // namespace
 
@@ -239,8 +237,7 @@ detail::name_slot arena::reserve_name(std::string_view name, const detail::named
         if (h == hash && holds_name(e, name, hash)) {
           throw std::system_error(errc::name_exists, "seam::arena::make_named");
         }
-        const bool usable =
-            h == tombstone || (h == 0 && 2 * (block.used + 1) <= block.capacity);
+        const bool usable = h == tombstone || (h == 0 && 2 * (block.used + 1) <= block.capacity);
         if (usable && chosen.entry == nullptr) {
           chosen = {&slot, &e};
           chosen_block = &block;

@@ -38,9 +38,7 @@ struct seam_impl {
     view = seam::arena_view::open(fd.get());
   }
   const std::uint64_t* find(const std::string& name) { return arena.find<std::uint64_t>(name); }
-  const std::uint64_t* view_find(const std::string& name) {
-    return view.find<std::uint64_t>(name);
-  }
+  const std::uint64_t* view_find(const std::string& name) { return view.find<std::uint64_t>(name); }
   void make_destroy(const std::string& name) {
     arena.make_named<std::uint64_t>(name, 1u);
     arena.destroy_named<std::uint64_t>(name);

@@ -92,10 +92,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto type = in.take<std::uint8_t>();
   const auto name_length = in.take<std::uint8_t>();
   char name_bytes[256] = {};
-  for (std::size_t i = 0; i < name_length; ++i) name_bytes[i] = static_cast<char>(in.take<std::uint8_t>());
+  for (std::size_t i = 0; i < name_length; ++i)
+    name_bytes[i] = static_cast<char>(in.take<std::uint8_t>());
   const std::string_view name(name_bytes, name_length);
   const auto rest = in.rest();
-  const std::size_t n = rest.size() < file_size - header_bytes ? rest.size() : file_size - header_bytes;
+  const std::size_t n =
+      rest.size() < file_size - header_bytes ? rest.size() : file_size - header_bytes;
   if (n != 0) std::memcpy(image.data() + header_bytes, rest.data(), n);
   SEAM_FUZZ_CHECK(::pwrite(f.writable.get(), image.data(), image.size(), 0) ==
                   static_cast<ssize_t>(image.size()));

@@ -35,9 +35,9 @@
 namespace seam::detail {
 
 inline constexpr std::uint64_t directory_magic = 0x3152494453454553;  // "SEESDIR1" little-endian
-inline constexpr std::size_t name_words = 32;                       // 256 bytes >= 255 + 1
-inline constexpr std::size_t first_block_capacity = 12;              // first block fits 4 KiB
-inline constexpr std::size_t max_block_shift = 10;                   // 12 << 10 = 12288 entries
+inline constexpr std::size_t name_words = 32;                         // 256 bytes >= 255 + 1
+inline constexpr std::size_t first_block_capacity = 12;               // first block fits 4 KiB
+inline constexpr std::size_t max_block_shift = 10;                    // 12 << 10 = 12288 entries
 inline constexpr std::size_t max_directory_blocks = 32;  // 282,612 slots: 141,306 names
 /// The hash slot of a removed name. Names' hashes are odd, so no name hashes to 0 or to this.
 inline constexpr std::uint64_t tombstone = 2;

@@ -31,7 +31,9 @@ inline constexpr int elements = 1000;
 /// A name with a NUL byte inside: names are bytes, not C strings.
 inline std::string_view nul_name() { return {"po\0int", 6}; }
 
-inline std::string value_of(int i) { return "value " + std::to_string(i) + " is long enough to be on the heap"; }
+inline std::string value_of(int i) {
+  return "value " + std::to_string(i) + " is long enough to be on the heap";
+}
 
 /// Makes every object the reader expects in `a`.
 inline void make_all(seam::arena& a) {

@@ -21,7 +21,9 @@ using namespace std::chrono_literals;
 using namespace seam::test::named;
 constexpr std::size_t MiB = std::size_t{1} << 20;
 
-seam::arena small_arena(const char* name) { return seam::arena({.capacity = 64 * MiB, .name = name}); }
+seam::arena small_arena(const char* name) {
+  return seam::arena({.capacity = 64 * MiB, .name = name});
+}
 
 struct versioned {
   static constexpr std::string_view seam_type_name = "test::versioned/v1";
@@ -380,8 +382,9 @@ TEST(NamedTest, AnotherProcessFindsNamedObjectsThroughAView) {
   make_all(a);
   seam::unique_fd fd = a.share();
   seam::test::pipe_pair out, in;
-  auto reader = seam::test::spawn(SEAM_NAMED_READER, {"view"},
-                                  {{fd.get(), 3}, {out.write_end.get(), 1}, {in.read_end.get(), 0}});
+  auto reader =
+      seam::test::spawn(SEAM_NAMED_READER, {"view"},
+                        {{fd.get(), 3}, {out.write_end.get(), 1}, {in.read_end.get(), 0}});
   out.write_end.reset();
   in.read_end.reset();
   ASSERT_EQ(seam::test::read_line(out.read_end.get()), "ok");

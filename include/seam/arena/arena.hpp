@@ -115,9 +115,9 @@ class arena {
   /// visible to lookups once its constructor returned. Throws `std::system_error`:
   /// `errc::name_exists` if an object has that name (also one still being constructed),
   /// `errc::bad_name`, `errc::forked_child`, `errc::corrupt_arena`, `errc::arena_full` when the
-  /// directory holds its most names (141,306); `std::bad_alloc` when the arena is full; whatever `T`'s constructor
-  /// throws (the name is then free again). No `error_code` overload: `T`'s constructor may
-  /// throw anyway.
+  /// directory holds its most names (141,306); `std::bad_alloc` when the arena is full;
+  /// whatever `T`'s constructor throws (the name is then free again). No `error_code` overload:
+  /// `T`'s constructor may throw anyway.
   template <class T, class... Args>
   T* make_named(std::string_view name, Args&&... args);
   /// The object named `name`, or nullptr if no object has that name. Throws

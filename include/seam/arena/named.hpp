@@ -17,7 +17,8 @@
 ///   (blocks of 12, 24, 48, … names: about log2(names / 6) blocks), with no lock. Measured
 ///   against Boost.Interprocess's named objects in the same run (`seam_bench_named`, CPU time):
 ///   as fast at 16 and 1000 names, 0.45-0.57x its speed at 10,000 (one cache miss or two per
-///   block); find an object once and keep the pointer. An arena holds up to 141,306 names (`errc::arena_full` beyond).
+///   block); find an object once and keep the pointer. An arena holds up to 141,306 names
+///   (`errc::arena_full` beyond).
 ///
 /// While the owner adds and removes names, readers may look them up at the same time. What a
 /// reader sees:
@@ -66,8 +67,7 @@ struct name_slot {
 /// or `errc::corrupt_arena`, clears it otherwise (also when the name is not found).
 /// Defined in arena/named.cpp; never throws, whatever the directory holds.
 const void* find_named(const std::byte* base, std::size_t mapped, std::uint64_t id,
-                       std::string_view name, const named_type& type,
-                       std::error_code& ec) noexcept;
+                       std::string_view name, const named_type& type, std::error_code& ec) noexcept;
 
 }  // namespace detail
 
