@@ -199,6 +199,8 @@ arena_stats arena::stats() const noexcept {
   return s;
 }
 
+bool arena::forked() const noexcept { return m_core->heap->forked(); }
+
 std::uint64_t arena::id() const noexcept { return m_core->id; }
 std::byte* arena::base() const noexcept { return m_core->base; }
 std::size_t arena::capacity() const noexcept { return m_core->capacity; }

@@ -56,6 +56,14 @@ class seam_category final : public std::error_category {
         return "too many outstanding lends on this session";
       case errc::would_block:
         return "operation would block";
+      case errc::name_exists:
+        return "an object with that name already exists in the arena";
+      case errc::type_mismatch:
+        return "the named object was made as another type";
+      case errc::bad_name:
+        return "a name must be 1 to 255 bytes long";
+      case errc::corrupt_arena:
+        return "the arena's bookkeeping holds invalid bytes";
     }
     return "unknown seam error " + std::to_string(value);
   }

@@ -9,6 +9,7 @@
 #include <capnp/message.h>
 #include <capnp/schema.capnp.h>
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -17,9 +18,11 @@
 #include <string>
 #include <vector>
 
+#include "arena/detail/directory.hpp"
 #include "arena/detail/layout.hpp"
 #include "channel/detail/segments.hpp"
 #include "session/detail/protocol.hpp"
+#include "seam/arena/type_fingerprint.hpp"
 #include "session/detail/wire.hpp"
 
 namespace {
@@ -250,7 +253,9 @@ void header_seeds(const fs::path& dir) {
                         0x0123456789abcdef,
                         capacity,
                         root_offset,
-                        root_size};
+                        root_size,
+                        0,
+                        {}};
   };
   const std::uint64_t big = (std::uint64_t{2} << 20) + 4096;
   write(dir, "valid_4096", bytes{}.put(std::uint8_t{11}).put(header(4096, 0, 0)));
@@ -268,6 +273,116 @@ void header_seeds(const fs::path& dir) {
   write(dir, "bad_magic", bytes{}.put(std::uint8_t{11}).put(alien));
 }
 
+// --- directory_fuzzer: directory offset, type, name, then the bytes after the header page -----
+// Type: byte % 3 of {u64, u32, array<u64, 8>}. The file is 64 KiB; the seeds lay the directory
+// out as the owner does: block 0 at 4096, block 1 right after it, objects from 16 KiB.
+
+struct directory_image {
+  static constexpr std::size_t file_size = 64 * 1024;
+  static constexpr std::uint64_t block0 = 4096;
+  static constexpr std::uint64_t block1 = block0 + seam::detail::block_bytes(0);
+  std::vector<std::uint8_t> data = std::vector<std::uint8_t>(file_size);
+
+  directory_image() {
+    add_block(block0, 0);
+    add_block(block1, 1);
+  }
+  seam::detail::directory_block& block_at(std::uint64_t offset) {
+    return *reinterpret_cast<seam::detail::directory_block*>(data.data() + offset);
+  }
+  void add_block(std::uint64_t offset, std::uint64_t index) {
+    auto& b = block_at(offset);
+    b.magic = seam::detail::directory_magic;
+    b.index = index;
+    b.capacity = seam::detail::block_capacity(index);
+    if (index == 0) b.next = block1;
+    // A tombstone on some probe paths, so seeds exercise walking past one.
+    seam::detail::hashes_of(&b)[b.capacity - 1] = seam::detail::tombstone;
+  }
+  seam::detail::directory_entry& entry(std::uint64_t block, std::size_t i) {
+    auto& b = block_at(block);
+    return seam::detail::entries_of(&b, b.capacity)[i];
+  }
+  // The slot of `n` in `block`: on its probe path, the first never-used one, or its own.
+  std::size_t slot_of(std::uint64_t block, std::string_view n) {
+    auto& b = block_at(block);
+    const std::uint64_t hash = seam::detail::name_hash(n);
+    std::size_t i = seam::detail::probe_start(hash, b.capacity);
+    const std::uint64_t* hashes = seam::detail::hashes_of(&b);
+    while (hashes[i] != 0 && hashes[i] != hash) i = (i + 1) % b.capacity;
+    return i;
+  }
+  seam::detail::directory_entry& entry(std::uint64_t block, std::string_view n) {
+    return entry(block, slot_of(block, n));
+  }
+  // A live entry as `make_named<T>(name)` writes it, for an object at `object`.
+  template <class T>
+  seam::detail::directory_entry& name(std::uint64_t block, std::string_view n,
+                                      std::uint64_t object) {
+    const std::size_t i = slot_of(block, n);
+    auto& e = entry(block, i);
+    e.sequence = 2;
+    e.state = seam::detail::entry_live;
+    e.name_hash = seam::detail::name_hash(n);
+    seam::detail::hashes_of(&block_at(block))[i] = e.name_hash;
+    e.name_length = n.size();
+    std::memcpy(e.name, n.data(), n.size());
+    e.offset = object;
+    const auto type = seam::detail::named_type_of<T>();
+    e.size = type.size;
+    e.alignment = type.alignment;
+    e.fingerprint = type.fingerprint;
+    return e;
+  }
+  // The input: the header's directory offset, type, name, then everything after the header.
+  bytes input(std::uint64_t directory, std::uint8_t type, std::string_view n) const {
+    bytes b;
+    b.put(directory).put(type).put(static_cast<std::uint8_t>(n.size())).append(n.data(), n.size());
+    // Trailing zeros need not be in the input: the fuzzer zero-pads.
+    std::size_t end = data.size();
+    while (end > seam::detail::header_bytes && data[end - 1] == 0) --end;
+    return b.append(data.data() + seam::detail::header_bytes, end - seam::detail::header_bytes);
+  }
+};
+
+void directory_seeds(const fs::path& dir) {
+  using big = std::array<std::uint64_t, 8>;
+  directory_image one;
+  one.name<std::uint64_t>(one.block0, "answer", 16384);
+  one.name<big>(one.block0, "line", 16448);
+  write(dir, "valid_answer", one.input(one.block0, 0, "answer"));
+  write(dir, "valid_line", one.input(one.block0, 2, "line"));
+  write(dir, "type_mismatch", one.input(one.block0, 1, "answer"));
+  write(dir, "missing", one.input(one.block0, 0, "absent"));
+  write(dir, "no_directory", one.input(0, 0, "answer"));
+  write(dir, "bad_name_empty", one.input(one.block0, 0, ""));
+  write(dir, "offset_in_header", one.input(64, 0, "answer"));
+  write(dir, "offset_misaligned", one.input(one.block0 + 8, 0, "answer"));
+
+  directory_image two;  // block 0 full (other names and a tombstone), "answer" in block 1
+  for (std::size_t i = 0; i + 1 < seam::detail::block_capacity(0); ++i) {
+    two.name<std::uint32_t>(two.block0, "n" + std::to_string(i), 20000 + 64 * i);
+  }
+  two.name<std::uint64_t>(two.block1, "answer", 32768);
+  write(dir, "valid_second_block", two.input(two.block0, 0, "answer"));
+  directory_image cycle = two;
+  cycle.block_at(cycle.block1).next = cycle.block0;
+  write(dir, "chain_cycle", cycle.input(cycle.block0, 0, "absent"));
+  directory_image wrong_index = two;
+  wrong_index.block_at(wrong_index.block1).index = 0;
+  write(dir, "block_wrong_index", wrong_index.input(wrong_index.block0, 0, "answer"));
+
+  directory_image outside = one;
+  outside.entry(outside.block0, "answer").offset = directory_image::file_size - 4;
+  write(dir, "object_past_end", outside.input(outside.block0, 0, "answer"));
+  directory_image stuck = one;
+  stuck.entry(stuck.block0, "answer").sequence = 3;
+  write(dir, "entry_mid_write", stuck.input(stuck.block0, 0, "answer"));
+  directory_image nul = one;
+  nul.name<std::uint64_t>(nul.block0, std::string_view("a\0b", 3), 16512);
+  write(dir, "name_with_nul", nul.input(nul.block0, 0, std::string_view("a\0b", 3)));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -280,5 +395,6 @@ int main(int argc, char** argv) {
   handle_seeds(root / "handle_fuzzer");
   segments_seeds(root / "segments_fuzzer");
   header_seeds(root / "arena_header_fuzzer");
+  directory_seeds(root / "directory_fuzzer");
   return 0;
 }

@@ -59,6 +59,23 @@ std::shared_ptr<const arena_view> session::peer_arena(std::uint64_t arena_id) co
   return core_of(m_core).peer_view(arena_id);
 }
 
+const void* session::find_named(std::string_view name, const detail::named_type& type,
+                               std::error_code& ec) const noexcept {
+  if (!m_core) {
+    ec = errc::peer_closed;
+    return nullptr;
+  }
+  std::array<const arena_view*, detail::session_core::max_peer_arenas> views{};
+  const std::size_t count = m_core->peer_views(views);
+  ec.clear();
+  for (std::size_t i = 0; i < count; ++i) {
+    const arena_view& v = *views[i];
+    const void* p = detail::find_named(v.base(), v.size(), v.id(), name, type, ec);
+    if (p != nullptr || ec) return p;
+  }
+  return nullptr;
+}
+
 void session::unlend_bytes(handle<std::byte> h) { core_of(m_core).release_local(h); }
 
 std::shared_ptr<detail::borrow_token> session::borrow_bytes(std::uint64_t arena_id,

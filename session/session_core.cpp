@@ -196,6 +196,14 @@ std::shared_ptr<const arena_view> session_core::peer_view(std::uint64_t arena_id
   return nullptr;
 }
 
+std::size_t session_core::peer_views(
+    std::array<const arena_view*, max_peer_arenas>& out) const noexcept {
+  std::lock_guard lock(m_mutex);
+  std::size_t n = 0;
+  for (const auto& v : m_peer_views) out[n++] = v.get();  // at most max_peer_arenas
+  return n;
+}
+
 std::error_code session_core::check(const handle<std::byte>& h) const {
   std::lock_guard lock(m_mutex);
   for (const auto& v : m_peer_views) {

@@ -24,6 +24,12 @@ struct arena_header {
   // Written by the owner with release stores, read by views with acquire loads.
   std::uint64_t root_offset;
   std::uint64_t root_size;
+  // The first block of the directory of named objects (arena/detail/directory.hpp), or 0.
+  // Published like `root_offset`. Arenas from before named objects have 0 here: no names.
+  std::uint64_t directory_offset;
+  // Reserved for the lock under which shared writers (several processes) will change the
+  // directory: 64 bytes, room for a robust process-shared mutex. Zero and unused today.
+  alignas(64) std::uint64_t directory_lock[8];
 };
 static_assert(sizeof(arena_header) <= header_bytes);
 

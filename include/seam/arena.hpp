@@ -1,12 +1,15 @@
 #pragma once
 /// \file
 /// The arena layer: shared-memory heaps (`seam::arena`), their read-only views
-/// (`seam::arena_view`) and the handles that name objects in them (`seam::handle<T>`).
+/// (`seam::arena_view`), the handles that name objects in them (`seam::handle<T>`) and named
+/// objects (`make_named` / `find`).
 
 #include "seam/arena/arena.hpp"
 #include "seam/arena/arena_view.hpp"
 #include "seam/arena/assert.hpp"
 #include "seam/arena/error.hpp"
 #include "seam/arena/handle.hpp"
+#include "seam/arena/named.hpp"
 #include "seam/arena/shm_safe.hpp"
+#include "seam/arena/type_fingerprint.hpp"
 #include "seam/arena/unique_fd.hpp"

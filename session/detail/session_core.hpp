@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -53,6 +54,9 @@ class session_core : public std::enable_shared_from_this<session_core> {
   std::size_t lent_count() const noexcept { return m_lent.load(std::memory_order_relaxed); }
   /// The peer's arena `arena_id`, or null.
   std::shared_ptr<const arena_view> peer_view(std::uint64_t arena_id) const;
+  /// Fills `out` with the peer's arenas in the order they arrived (its session arena first) and
+  /// returns how many. Views are never removed: the pointers live as long as this core.
+  std::size_t peer_views(std::array<const arena_view*, max_peer_arenas>& out) const noexcept;
   /// Releases one lend of `h` as if the peer had (for a lend whose send failed).
   void release_local(handle<std::byte> h);
   /// Remembers that `h` is no longer borrowed; the session thread tells the peer soon.

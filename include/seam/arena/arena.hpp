@@ -5,8 +5,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -14,6 +16,7 @@
 #include "seam/arena/assert.hpp"
 #include "seam/arena/error.hpp"
 #include "seam/arena/handle.hpp"
+#include "seam/arena/named.hpp"
 #include "seam/arena/shm_safe.hpp"
 #include "seam/arena/unique_fd.hpp"
 
@@ -106,6 +109,53 @@ class arena {
     deallocate(const_cast<std::remove_cv_t<T>*>(p), sizeof(T), alignof(T));
   }
 
+  /// Constructs a `T` as `make` does and registers it under `name` in the arena's directory,
+  /// where `find` (here) and `arena_view::find` (in any process) look it up; see
+  /// `seam/arena/named.hpp` for names and for what concurrent readers see. The object is
+  /// visible to lookups once its constructor returned. Throws `std::system_error`:
+  /// `errc::name_exists` if an object has that name (also one still being constructed),
+  /// `errc::bad_name`, `errc::forked_child`, `errc::corrupt_arena`, `errc::arena_full` when the
+  /// directory holds its most names (141,306); `std::bad_alloc` when the arena is full;
+  /// whatever `T`'s constructor throws (the name is then free again). No `error_code` overload:
+  /// `T`'s constructor may throw anyway.
+  template <class T, class... Args>
+  T* make_named(std::string_view name, Args&&... args);
+  /// The object named `name`, or nullptr if no object has that name. Throws
+  /// `std::system_error`: `errc::type_mismatch` if it was made as another type, `errc::bad_name`,
+  /// `errc::corrupt_arena`. Lock-free; thread-safe.
+  template <class T>
+  T* find(std::string_view name) const {
+    std::error_code ec;
+    T* p = find<T>(name, ec);
+    throw_if(ec, "seam::arena::find");
+    return p;
+  }
+  /// As `find`, reporting errors in `ec` (cleared when the name is simply absent).
+  template <class T>
+  T* find(std::string_view name, std::error_code& ec) const noexcept {
+    return static_cast<T*>(const_cast<void*>(detail::find_named(
+        base(), capacity(), id(), name, detail::named_type_of<T>(), ec)));
+  }
+  /// Removes `name` from the directory, then destroys and frees its object. Returns false if no
+  /// object has that name. Throws `std::system_error`: `errc::type_mismatch` (nothing is
+  /// removed), `errc::bad_name`, `errc::forked_child`, `errc::corrupt_arena`. Readers may still
+  /// hold pointers to the object: see `seam/arena/named.hpp`.
+  template <class T>
+  bool destroy_named(std::string_view name) {
+    std::error_code ec;
+    const bool destroyed = destroy_named<T>(name, ec);
+    throw_if(ec, "seam::arena::destroy_named");
+    return destroyed;
+  }
+  /// As `destroy_named`, reporting errors in `ec`.
+  template <class T>
+  bool destroy_named(std::string_view name, std::error_code& ec) noexcept {
+    void* p = unname(name, detail::named_type_of<T>(), ec);
+    if (p == nullptr) return false;
+    destroy(static_cast<T*>(p));
+    return true;
+  }
+
   /// True if the `size` bytes at `p` lie inside this arena's mapping.
   bool contains(const void* p, std::size_t size = 1) const noexcept;
   /// The handle naming `*p`; throws `std::system_error` (`errc::not_in_arena`) if `p` is outside.
@@ -153,8 +203,19 @@ class arena {
   void* resolve(std::uint64_t id, std::uint64_t offset, std::size_t size,
                 std::size_t alignment) const;
   void set_root_offset(std::uint64_t offset, std::uint64_t size) noexcept;
+  bool forked() const noexcept;
+  // The directory's writer side (arena/named.cpp). An entry is reserved before the object is
+  // constructed (so the constructor runs without the lock and may itself make named objects)
+  // and published after.
+  detail::name_slot reserve_name(std::string_view name, const detail::named_type& type);
+  void publish_name(detail::name_slot slot, const void* object) noexcept;
+  void cancel_name(detail::name_slot slot) noexcept;
+  void* unname(std::string_view name, const detail::named_type& type,
+               std::error_code& ec) noexcept;
 
   std::unique_ptr<detail::arena_core> m_core;
+  // Serialises this process's changes to the directory of named objects.
+  std::mutex m_names_mutex;
 };
 
 namespace detail {
@@ -191,6 +252,21 @@ T* arena::make(Args&&... args) {
     deallocate(p, sizeof(T), alignof(T));
     throw;
   }
+}
+
+template <class T, class... Args>
+T* arena::make_named(std::string_view name, Args&&... args) {
+  static_assert(detail::require_shm_safe<T>::value);
+  const detail::name_slot slot = reserve_name(name, detail::named_type_of<T>());
+  T* p = nullptr;
+  try {
+    p = make<T>(std::forward<Args>(args)...);
+  } catch (...) {
+    cancel_name(slot);
+    throw;
+  }
+  publish_name(slot, p);
+  return p;
 }
 
 }  // namespace seam

@@ -5,10 +5,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <system_error>
 
 #include "seam/arena/error.hpp"
 #include "seam/arena/handle.hpp"
+#include "seam/arena/named.hpp"
 
 namespace seam {
 
@@ -77,6 +79,25 @@ class arena_view {
   template <class T>
   const T* root() const {
     return static_cast<const T*>(root_object(sizeof(T), alignof(T)));
+  }
+
+  /// The object the owner made with `arena::make_named<T>(name, …)`, or nullptr if no object
+  /// has that name (or the view is empty). Throws `std::system_error`: `errc::type_mismatch`
+  /// if it was made as another type, `errc::bad_name`, `errc::corrupt_arena` if the
+  /// directory's bytes do not hold up. Every directory byte read is checked; see
+  /// `seam/arena/named.hpp` for what a lookup racing the owner sees. Thread-safe, lock-free.
+  template <class T>
+  const T* find(std::string_view name) const {
+    std::error_code ec;
+    const T* p = find<T>(name, ec);
+    throw_if(ec, "seam::arena_view::find");
+    return p;
+  }
+  /// As `find`, reporting errors in `ec` (cleared when the name is simply absent).
+  template <class T>
+  const T* find(std::string_view name, std::error_code& ec) const noexcept {
+    return static_cast<const T*>(
+        detail::find_named(m_base, m_size, m_id, name, detail::named_type_of<T>(), ec));
   }
 
  private:

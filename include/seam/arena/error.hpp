@@ -32,6 +32,11 @@ enum class errc {
   unknown_arena,      ///< A handle names an arena the peer never shared.
   lend_limit,         ///< The session has as many outstanding lends as it allows.
   would_block,        ///< Non-blocking call: nothing to do now; wait for the fd.
+  // Named objects.
+  name_exists,        ///< An object with that name already exists in the arena.
+  type_mismatch,      ///< The named object was made as another type (fingerprint, size, alignment).
+  bad_name,           ///< A name is empty or longer than `arena::max_name_length` bytes.
+  corrupt_arena,      ///< Bytes of the arena's own bookkeeping (e.g. its directory) are invalid.
 };
 
 /// The category of `seam::errc`; its name is "seam".

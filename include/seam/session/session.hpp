@@ -126,6 +126,26 @@ class session {
   /// The peer's arena `arena_id` as mapped here (read-only), or null if the peer never shared
   /// it. Stays mapped while the returned pointer lives.
   std::shared_ptr<const arena_view> peer_arena(std::uint64_t arena_id) const;
+  /// The object named `name` (made by the peer with `make_named<T>`) in the arenas the peer
+  /// shares with this session: its session arena first, then those it `share`d, in the order
+  /// they arrived; the first arena holding the name answers. nullptr if none holds it (a
+  /// `share` reaches this side asynchronously: the peer's own message that the arena is
+  /// shared is what to wait for). For one arena, use `peer_arena(id)->find<T>(name)`. The
+  /// pointer stays mapped while the session lives; the peer may still destroy the object (see
+  /// `seam/arena/named.hpp`). Throws `std::system_error`: `errc::type_mismatch`,
+  /// `errc::bad_name`, `errc::corrupt_arena`, `errc::peer_closed` on an empty session.
+  template <class T>
+  const T* find(std::string_view name) const {
+    std::error_code ec;
+    const T* p = find<T>(name, ec);
+    throw_if(ec, "seam::session::find");
+    return p;
+  }
+  /// As `find`, reporting errors in `ec` (cleared when the name is simply absent).
+  template <class T>
+  const T* find(std::string_view name, std::error_code& ec) const noexcept {
+    return static_cast<const T*>(find_named(name, detail::named_type_of<T>(), ec));
+  }
   /// Takes back one lend of `h` that never reached the peer (its send failed), releasing it
   /// as the peer would have.
   template <class T>
@@ -164,6 +184,8 @@ class session {
                                                      const void*& object);
   const void* peer_object(std::uint64_t arena_id, std::uint64_t offset, std::size_t size,
                           std::size_t alignment) const;
+  const void* find_named(std::string_view name, const detail::named_type& type,
+                         std::error_code& ec) const noexcept;
 
   std::shared_ptr<detail::session_core> m_core;
 };
