@@ -187,11 +187,14 @@ TEST(NamedTest, ThousandsOfNamesGrowTheDirectoryAndAreAllFound) {
   auto a = small_arena("named");
   constexpr int n = 5000;  // blocks of 12, 24, ... 6144 slots, each filled to half: ten blocks
   std::vector<int*> made;
-  for (int i = 0; i < n; ++i) made.push_back(a.make_named<int>("n" + std::to_string(i), i));
-  for (int i = 0; i < n; i += 7) EXPECT_EQ(a.find<int>("n" + std::to_string(i)), made[i]);
-  for (int i = 0; i < n; i += 2) EXPECT_TRUE(a.destroy_named<int>("n" + std::to_string(i)));
+  for (int i = 0; i < n; ++i)
+    made.push_back(a.make_named<int>(std::string("n") + std::to_string(i), i));
+  for (int i = 0; i < n; i += 7)
+    EXPECT_EQ(a.find<int>(std::string("n") + std::to_string(i)), made[i]);
+  for (int i = 0; i < n; i += 2)
+    EXPECT_TRUE(a.destroy_named<int>(std::string("n") + std::to_string(i)));
   for (int i = 0; i < n; ++i) {
-    EXPECT_EQ(a.find<int>("n" + std::to_string(i)), i % 2 == 0 ? nullptr : made[i]);
+    EXPECT_EQ(a.find<int>(std::string("n") + std::to_string(i)), i % 2 == 0 ? nullptr : made[i]);
   }
 }
 
@@ -206,7 +209,7 @@ TEST(NamedTest, NamesThatCollideStayFoundAcrossRemovals) {
   };
   std::vector<std::string> same;
   for (int i = 0; same.size() < 3; ++i) {
-    const std::string n = "k" + std::to_string(i);
+    const std::string n = std::string("k") + std::to_string(i);
     if (start(n) == start("k0")) same.push_back(n);
   }
   auto* first = a.make_named<int>(same[0], 0);
@@ -254,7 +257,7 @@ TEST(NamedTest, LookupsRacingMakesAndDestroysSeeWholeObjectsOrNothing) {
   std::atomic<std::uint64_t> made{0};
   std::atomic<bool> done{false};
   std::atomic<long> bad{0}, seen_while_made{0};
-  auto name = [](std::uint64_t i) { return "churn" + std::to_string(i); };
+  auto name = [](std::uint64_t i) { return std::string("churn") + std::to_string(i); };
   std::vector<std::thread> readers;
   for (int t = 0; t < 2; ++t) {
     readers.emplace_back([&] {
@@ -267,7 +270,7 @@ TEST(NamedTest, LookupsRacingMakesAndDestroysSeeWholeObjectsOrNothing) {
           seen_while_made.fetch_add(1);
         }
         std::error_code ec;
-        a.find<int>("other" + std::to_string(last % 8), ec);
+        a.find<int>(std::string("other") + std::to_string(last % 8), ec);
         if (ec) bad.fetch_add(1);
       }
     });
@@ -275,8 +278,8 @@ TEST(NamedTest, LookupsRacingMakesAndDestroysSeeWholeObjectsOrNothing) {
   for (std::uint64_t i = 1; i <= n; ++i) {
     a.make_named<quad>(name(i), quad{i, i, i, i});
     made.store(i, std::memory_order_release);
-    a.make_named<int>("other" + std::to_string(i % 8), 1);
-    EXPECT_TRUE(a.destroy_named<int>("other" + std::to_string(i % 8)));
+    a.make_named<int>(std::string("other") + std::to_string(i % 8), 1);
+    EXPECT_TRUE(a.destroy_named<int>(std::string("other") + std::to_string(i % 8)));
   }
   done = true;
   for (auto& r : readers) r.join();
@@ -395,7 +398,7 @@ TEST(NamedTest, AnotherProcessFindsNamedObjectsThroughAView) {
 }
 
 TEST(NamedTest, APeerFindsNamedObjectsThroughItsSession) {
-  const std::string app = "named-test-" + std::to_string(::getpid());
+  const std::string app = std::string("named-test-") + std::to_string(::getpid());
   seam::session_server server{app};
   seam::arena dataset({.capacity = 64 * MiB, .name = "dataset"});
   seam::test::pipe_pair out, in;

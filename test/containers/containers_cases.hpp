@@ -91,9 +91,7 @@ struct catalog {
 constexpr std::uint64_t catalog_sections = 300;
 constexpr std::uint64_t catalog_parts = 40;
 inline std::string section_name(std::uint64_t s) { return "section-" + long_text(s); }
-inline std::string part_label(std::uint64_t s, std::uint64_t p) {
-  return long_text(s * 1000 + p);
-}
+inline std::string part_label(std::uint64_t s, std::uint64_t p) { return long_text(s * 1000 + p); }
 
 constexpr std::uint64_t big_map_count = 1'000'000;
 constexpr std::uint64_t big_vector_count = (std::uint64_t{100} << 20) / sizeof(std::uint64_t);
@@ -178,7 +176,8 @@ inline std::string check_set(const seam::set<seam::string>& s) {
   for (std::uint64_t i = 0; i < small_count; ++i) expected.push_back(long_text(i));
   std::sort(expected.begin(), expected.end());
   expected.erase(std::unique(expected.begin(), expected.end()), expected.end());
-  if (s.size() != expected.size()) return describe("size ", s.size(), ", expected ", expected.size());
+  if (s.size() != expected.size())
+    return describe("size ", s.size(), ", expected ", expected.size());
   std::size_t i = 0;
   for (const auto& value : s) {
     if (!same(value, expected[i])) return describe("element ", i, " differs");
@@ -549,8 +548,8 @@ constexpr case_def make_case(const char* name) {
 
 inline std::string check_tree_in(const seam::arena_view& view) {
   return check_tree(*view.root<tree_root>(), [&](const tree_node* node) {
-    return view.contains(node, sizeof *node) && reinterpret_cast<std::uintptr_t>(node) %
-                                                        alignof(tree_node) == 0;
+    return view.contains(node, sizeof *node) &&
+           reinterpret_cast<std::uintptr_t>(node) % alignof(tree_node) == 0;
   });
 }
 

@@ -1,21 +1,15 @@
 // Every Seam container, built by this process in an arena and checked element by element by
 // another program (containers_reader) that maps the arena read-only at another address.
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <string>
 
 #include "containers/containers_cases.hpp"
-
-extern char** environ;
+#include "support/process.hpp"
 
 namespace {
 
@@ -34,61 +28,28 @@ std::string describe(const reader_result& r) {
 }
 
 // Runs containers_reader on `case_name` with a read-only fd of `a` as its fd 3 and a pipe as
-// its fd 4; waits for the pipe to close (the reader exiting), at most `timeout`.
+// its fd 4, and waits at most `timeout` for its line and its end.
 reader_result run_reader(const seam::arena& a, const char* case_name,
                          std::chrono::seconds timeout = std::chrono::seconds{60}) {
   reader_result result;
-  // Keep the fds we hand over above the numbers they get in the child, so that one dup2 cannot
-  // overwrite the source of the other. The shared fd is O_CLOEXEC; dup2 in the child clears it.
   seam::unique_fd shared = a.share();
-  seam::unique_fd arena_fd{::fcntl(shared.get(), F_DUPFD_CLOEXEC, 10)};
-  int pipe_fds[2];
-  if (!arena_fd || ::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    ADD_FAILURE() << "cannot set up the reader's fds";
-    return result;
-  }
-  seam::unique_fd read_end{pipe_fds[0]};
-  seam::unique_fd write_end{::fcntl(pipe_fds[1], F_DUPFD_CLOEXEC, 10)};
-  ::close(pipe_fds[1]);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, arena_fd.get(), 3);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 4);
+  seam::test::pipe_pair pipe;
   char base[32];
   std::snprintf(base, sizeof base, "%lx", reinterpret_cast<unsigned long>(a.base()));
-  std::string program = SEAM_CONTAINERS_READER;
-  std::string name = case_name;
-  char* argv[] = {program.data(), name.data(), base, nullptr};
-  pid_t pid = -1;
-  const int spawned = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  write_end.reset();  // only the child holds the write end now: EOF means it is gone
-  if (spawned != 0) {
-    ADD_FAILURE() << "posix_spawn " << program << ": " << spawned;
-    return result;
+  seam::test::process reader = seam::test::spawn(SEAM_CONTAINERS_READER, {case_name, base},
+                                                 {{shared.get(), 3}, {pipe.write_end.get(), 4}});
+  pipe.write_end.reset();  // only the child holds the write end now: EOF means it is gone
+  try {
+    result.message = seam::test::read_line(pipe.read_end.get(), timeout);
+  } catch (const std::exception& e) {
+    result.message = std::string("[") + e.what() + "]";
   }
-
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  char buffer[4096];
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd p{read_end.get(), POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) == 0) {
-      ::kill(pid, SIGKILL);
-      result.message += "[timed out]";
-      break;
-    }
-    const ssize_t n = ::read(read_end.get(), buffer, sizeof buffer);
-    if (n <= 0) break;
-    result.message.append(buffer, static_cast<std::size_t>(n));
+  const int status = reader.wait(timeout);
+  if (status >= 1000) {
+    result.signal = status - 1000;
+  } else {
+    result.exit_code = status;
   }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
-  while (!result.message.empty() && result.message.back() == '\n') result.message.pop_back();
   return result;
 }
 

@@ -69,9 +69,9 @@ struct tree_node_traits {
                 "seam tree: a link to a node's own child array (it would read as null)");
     SEAM_ASSERT(reinterpret_cast<std::uintptr_t>(target) % alignof(tree_links) == 0,
                 "seam tree: a misaligned node");
-    return target == nullptr ? 0
-                             : static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(target) -
-                                                         origin(n));
+    return target == nullptr
+               ? 0
+               : static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(target) - origin(n));
   }
 
   static node_ptr get_parent(const_node_ptr n) noexcept {

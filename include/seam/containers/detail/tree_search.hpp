@@ -28,8 +28,8 @@ namespace seam::detail {
 
 /// `c ? if_true : if_false`, never a branch.
 template <class T>
-  requires(sizeof(T) == 8 && std::is_trivially_copyable_v<T>)
 inline T select(bool c, T if_true, T if_false) noexcept {
+  static_assert(sizeof(T) == 8 && std::is_trivially_copyable_v<T>, "a register-sized value");
 #if defined(__x86_64__)
   asm("test %1, %1\n\tcmovnz %2, %0" : "+r"(if_false) : "r"(c), "r"(if_true) : "cc");
   return if_false;
@@ -65,16 +65,16 @@ inline std::int64_t search_step(const tree_links* x, const Key& node_key, const 
 #if defined(__x86_64__)
   if constexpr (integer_search<Key, Compare> && std::is_same_v<K, Key>) {
     // `cmp` sets the flags of node_key - key; `right_cc` holds where the search goes right.
-#define SEAM_TREE_STEP(right_cc, mark_cc)                                                   \
-  asm("cmp %[k], %[n]\n\tcmov" right_cc " %[r], %[l]\n\tcmov" mark_cc " %[x], %[m]"       \
-      : [l] "+r"(link), [m] "+r"(mark)                                                      \
-      : [k] "r"(key), [n] "m"(node_key), [r] "m"(x->child[1]), [x] "r"(x)                   \
+#define SEAM_TREE_STEP(right_cc, mark_cc)                                           \
+  asm("cmp %[k], %[n]\n\tcmov" right_cc " %[r], %[l]\n\tcmov" mark_cc " %[x], %[m]" \
+      : [l] "+r"(link), [m] "+r"(mark)                                              \
+      : [k] "r"(key), [n] "m"(node_key), [r] "m"(x->child[1]), [x] "r"(x)           \
       : "cc")
-#define SEAM_TREE_STEPS(right_cc, left_cc)       \
-  if constexpr (Mark == search_mark::right) {    \
-    SEAM_TREE_STEP(right_cc, right_cc);          \
-  } else {                                       \
-    SEAM_TREE_STEP(right_cc, left_cc);           \
+#define SEAM_TREE_STEPS(right_cc, left_cc)    \
+  if constexpr (Mark == search_mark::right) { \
+    SEAM_TREE_STEP(right_cc, right_cc);       \
+  } else {                                    \
+    SEAM_TREE_STEP(right_cc, left_cc);        \
   }
     if constexpr (std::is_signed_v<Key>) {
       if constexpr (OrEqual) {
