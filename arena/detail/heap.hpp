@@ -11,9 +11,19 @@
 #include <system_error>
 #include <vector>
 
+#include "arena/detail/block_cache.hpp"
+
 namespace seam::detail {
 
 class heap;
+
+/// A thread's jemalloc thread cache for the heap of generation `generation`, and the heap's
+/// arena (an index into its arenas) that the thread allocates from.
+struct thread_entry {
+  std::uint64_t generation;
+  unsigned tcache;
+  unsigned arena;
+};
 
 /// What jemalloc calls back: the hook table followed by its heap (standard layout, so a hook
 /// can go from the `extent_hooks_t*` it receives to the heap).
@@ -22,10 +32,18 @@ struct hook_table {
   heap* owner;
 };
 
-/// A jemalloc arena over [base + begin, base + capacity) of the memfd `fd`, with one explicit
-/// thread cache per thread. jemalloc's bookkeeping for it stays in private memory
-/// (`metadata_use_hooks = false`), so the shared mapping holds users' blocks only, and a
-/// forked child's copy of the bookkeeping is its own.
+/// Several jemalloc arenas over [base + begin, base + capacity) of the memfd `fd`, sharing one
+/// bump pointer through the same extent hooks, with one explicit thread cache per thread.
+/// Each thread allocates from one of the arenas, chosen round robin when it first uses the heap,
+/// so threads do not contend on one arena's locks; a block may be freed by any thread (jemalloc
+/// returns it to the arena it came from). jemalloc's bookkeeping stays in private memory
+/// (`metadata_use_hooks = false`), so the shared mapping holds users' blocks only, and a forked
+/// child's copy of the bookkeeping is its own.
+///
+/// In front of jemalloc: a per-thread cache of freed blocks up to 64 KiB (at most 32 blocks and
+/// about 64 KiB per size class, about 2.6 MiB per thread in all), and a cache shared by the
+/// heap's threads of blocks from 1 KiB to 64 KiB (`shared_cache_limit` bytes at most). Both hold
+/// memory that stays resident; `purge()` returns the shared cache and the calling thread's cache.
 ///
 /// Thread-safe. In a forked child every operation is refused (`forked()`), and destruction
 /// touches nothing of jemalloc's: the parent still uses the arena.
@@ -37,7 +55,9 @@ class heap {
   ~heap();
 
   /// True in a process forked from the one that created the heap.
-  bool forked() const noexcept;
+  bool forked() const noexcept {
+    return m_fork_epoch != fork_epoch().load(std::memory_order_relaxed);
+  }
 
   void* allocate(std::size_t size, std::size_t alignment, bool zero) noexcept;
   void deallocate(void* p, std::size_t size, std::size_t alignment) noexcept;
@@ -45,9 +65,25 @@ class heap {
   static std::size_t usable_size(const void* p) noexcept;
 
   void flush_thread_cache() noexcept;
+  /// Returns the shared cache and the calling thread's caches to jemalloc, then every free page
+  /// of the heap to the kernel.
   void purge() noexcept;
-  /// Bytes in live blocks, from jemalloc's statistics.
+  /// Bytes in live blocks: jemalloc's statistics less the blocks of the shared cache.
   std::size_t allocated() const noexcept;
+  /// Bytes in the shared cache of freed blocks.
+  std::size_t cached() const noexcept { return m_shared.bytes(); }
+  /// How many jemalloc arenas the heap spreads its threads over.
+  unsigned arena_count() const noexcept { return m_narenas; }
+  /// The jemalloc arena of the calling thread (an index into the heap's arenas).
+  unsigned thread_arena() noexcept;
+  /// The heap arena (an index into its arenas) that a live block `p` came from, or -1.
+  int arena_of(const void* p) const noexcept;
+
+  /// Upper bound of the shared cache, in bytes (and at most a quarter of the capacity): enough
+  /// for two threads that each free a batch of 1024 blocks of 64 KiB and allocate it again.
+  static constexpr std::size_t shared_cache_limit = std::size_t{128} << 20;
+  /// Upper bound of the number of jemalloc arenas of one heap.
+  static constexpr unsigned max_arenas = 8;
   std::size_t reserved() const noexcept { return m_top.load(std::memory_order_relaxed); }
   std::size_t extents() const noexcept { return m_extents.load(std::memory_order_relaxed); }
 
@@ -60,16 +96,25 @@ class heap {
 
  private:
   friend struct hooks;
-  unsigned thread_cache() noexcept;
-  unsigned thread_cache_slow() noexcept;
+  // Incremented in every forked child: a heap created under another epoch belongs to the parent.
+  static std::atomic<unsigned>& fork_epoch() noexcept;
+  const thread_entry& thread_cache() noexcept;
+  const thread_entry& thread_cache_slow() noexcept;
   int flags(std::size_t size, std::size_t alignment) noexcept;
+  void* allocate_slow(std::size_t size, std::size_t alignment, bool zero) noexcept;
+  void* allocate_medium(unsigned bin) noexcept;
+  void spill_front(unsigned bin) noexcept;
+  unsigned keep_shared(unsigned bin, void* const* blocks, unsigned n) noexcept;
+  void release_shared() noexcept;
+  void purge_arenas() noexcept;
 
   hook_table m_table;
   int m_fd;
   std::byte* m_base;
   std::size_t m_capacity;
-  unsigned m_index = 0;
-  bool m_created = false;
+  unsigned m_arenas[max_arenas] = {};
+  unsigned m_narenas = 0;
+  std::atomic<unsigned> m_next_arena{0};  // round robin over m_arenas for new threads
   std::uint64_t m_generation;
   unsigned m_fork_epoch;
   std::atomic<bool> m_dying{false};
@@ -77,6 +122,7 @@ class heap {
   std::atomic<std::size_t> m_extents{0};
   std::mutex m_mutex;                  // guards m_tcaches
   std::vector<unsigned> m_tcaches;     // every thread's cache for this heap
+  shared_cache m_shared;
 };
 
 }  // namespace seam::detail
