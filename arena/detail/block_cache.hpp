@@ -61,43 +61,47 @@ class shared_cache {
   shared_cache(const shared_cache&) = delete;
   shared_cache& operator=(const shared_cache&) = delete;
 
-  /// Moves up to `n` blocks of `bin` into `out`; returns how many.
-  unsigned take(unsigned bin, void** out, unsigned n) noexcept {
+  /// Takes up to `n` blocks of `bin`, linked through their first word (the last links to
+  /// nullptr); returns the first, and their number in `got`.
+  void* take(unsigned bin, unsigned n, unsigned& got) noexcept {
     list& l = m_lists[bin - first_medium_bin];
-    unsigned got = 0;
+    got = 0;
+    void* first;
     {
       std::lock_guard lock(l.mutex);
-      while (got < n && l.head != nullptr) {
-        void* p = l.head;
-        l.head = *static_cast<void**>(p);
-        out[got++] = p;
+      first = l.head;
+      void* last = nullptr;
+      for (void* p = first; got < n && p != nullptr; p = next(p)) {
+        last = p;
+        ++got;
       }
+      if (got == 0) return nullptr;
+      l.head = next(last);
+      next(last) = nullptr;
       l.count.store(l.count.load(std::memory_order_relaxed) - got, std::memory_order_relaxed);
     }
     m_bytes.fetch_sub(got * class_size(bin), std::memory_order_relaxed);
-    return got;
+    return first;
   }
 
-  /// Keeps blocks of `blocks[0..n)` of `bin` while the cache stays under its limit; returns how
-  /// many it kept (a prefix). The rest stay the caller's.
-  unsigned give(unsigned bin, void* const* blocks, unsigned n) noexcept {
-    const std::size_t size = class_size(bin);
+  /// Keeps the `n` blocks of `bin` linked from `first` to `last` if they fit under the limit;
+  /// returns false (and leaves them to the caller) if not.
+  bool give(unsigned bin, void* first, void* last, std::size_t n) noexcept {
+    const std::size_t size = n * class_size(bin);
     std::size_t held = m_bytes.load(std::memory_order_relaxed);
-    unsigned kept = 0;
     do {
-      kept = held >= m_limit ? 0 : static_cast<unsigned>(std::min<std::size_t>(n, (m_limit - held) / size));
-    } while (kept != 0 && !m_bytes.compare_exchange_weak(held, held + kept * size,
-                                                         std::memory_order_relaxed));
-    if (kept == 0) return 0;
+      if (held + size > m_limit) return false;
+    } while (!m_bytes.compare_exchange_weak(held, held + size, std::memory_order_relaxed));
     list& l = m_lists[bin - first_medium_bin];
     std::lock_guard lock(l.mutex);
-    for (unsigned i = 0; i < kept; ++i) {
-      *static_cast<void**>(blocks[i]) = l.head;
-      l.head = blocks[i];
-    }
-    l.count.store(l.count.load(std::memory_order_relaxed) + kept, std::memory_order_relaxed);
-    return kept;
+    next(last) = l.head;
+    l.head = first;
+    l.count.store(l.count.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    return true;
   }
+
+  /// The link stored in a free block.
+  static void*& next(void* block) noexcept { return *static_cast<void**>(block); }
 
   /// Removes every block, calling `release(block, class_size)` on each outside the locks.
   template <class Release>
@@ -137,9 +141,9 @@ class shared_cache {
     if (count == 0) return;
     m_bytes.fetch_sub(count * class_size(bin), std::memory_order_relaxed);
     while (head != nullptr) {
-      void* next = *static_cast<void**>(head);
+      void* after = next(head);
       release(head, class_size(bin));
-      head = next;
+      head = after;
     }
   }
 

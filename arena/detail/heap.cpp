@@ -20,7 +20,6 @@ struct arena_config {
   bool metadata_use_hooks;
 };
 
-constinit std::atomic<unsigned> g_fork_epoch{0};
 
 // Live heaps, by generation, for threads that exit and must destroy their caches. Leaked on
 // purpose: threads may exit after static destructors ran.
@@ -50,36 +49,49 @@ constinit thread_local thread_entry t_last{0, 0, 0};
 // A thread's front cache of freed blocks for one heap (the first it frees into, until it is
 // flushed). jemalloc's calls with an explicit arena and thread cache take its generic path
 // (measured ~31 ns per allocate+free, against ~13 ns for plain malloc); a last-in-first-out
-// stack of recently freed blocks per size class serves most pairs without jemalloc.
+// list of recently freed blocks per size class serves most allocations without jemalloc.
 // Cacheable blocks are always asked of jemalloc rounded up to their class, so any cached block
-// fits any request of its class, and is freed to jemalloc with its class's size.
+// fits any request of its class, and is freed to jemalloc with its class's size. Blocks are
+// linked through their first word (they are free; the smallest class is 16 bytes).
 struct front_cache {
-  static constexpr unsigned depth = 32;
   std::uint64_t generation = 0;  // the heap cached for; 0: none
-  std::uint32_t total = 0;       // blocks held
+  std::size_t bytes = 0;         // bytes held
   std::uint32_t count[cache_bins] = {};
-  void* slots[cache_bins][depth] = {};
+  void* head[cache_bins] = {};
 };
 constinit thread_local front_cache t_front{};
 
-// Blocks a thread keeps per class: all 32 up to 2 KiB, then about 64 KiB worth (at least 2), so
-// a thread holds at most ~1 MiB of small blocks and ~1.6 MiB of medium ones.
-constexpr unsigned front_depth(unsigned bin) noexcept {
-  if (bin < first_medium_bin) return front_cache::depth;
-  const std::size_t d = (std::size_t{64} << 10) / class_size(bin);
-  return d < 2 ? 2 : d > front_cache::depth ? front_cache::depth : static_cast<unsigned>(d);
+// Bytes a thread's front cache holds at most: a batch of 1024 blocks of 1 KiB (or 4096 of
+// 64 bytes) freed and allocated again stays in the thread, as in jemalloc's own thread caches
+// (which hold up to ~200 blocks per small class).
+constexpr std::size_t front_budget = std::size_t{4} << 20;
+
+// Blocks of a medium class moved at once from the shared cache to a thread: ~256 KiB worth.
+constexpr unsigned refill_count(unsigned bin) noexcept {
+  const std::size_t n = (std::size_t{256} << 10) / class_size(bin);
+  return n < 1 ? 1 : n > 32 ? 32 : static_cast<unsigned>(n);
 }
-constexpr unsigned refill_count(unsigned bin) noexcept { return front_depth(bin) / 2; }
+
+void*& next(void* block) noexcept { return shared_cache::next(block); }
+
+// Detaches the whole list of `bin` from the front cache and returns its first block.
+void* detach_bin(unsigned bin) noexcept {
+  void* first = t_front.head[bin];
+  t_front.bytes -= t_front.count[bin] * class_size(bin);
+  t_front.head[bin] = nullptr;
+  t_front.count[bin] = 0;
+  return first;
+}
 
 // Gives every block of the front cache back to jemalloc (the heap must be alive).
 void drain_front(int flags) noexcept {
   for (unsigned bin = 1; bin < cache_bins; ++bin) {
-    for (unsigned i = 0; i < t_front.count[bin]; ++i) {
-      sdallocx(t_front.slots[bin][i], class_size(bin), flags);
+    for (void* p = detach_bin(bin); p != nullptr;) {
+      void* after = next(p);
+      sdallocx(p, class_size(bin), flags);
+      p = after;
     }
-    t_front.count[bin] = 0;
   }
-  t_front.total = 0;
   t_front.generation = 0;
 }
 
@@ -226,7 +238,6 @@ heap::~heap() {
   }
 }
 
-std::atomic<unsigned>& heap::fork_epoch() noexcept { return g_fork_epoch; }
 
 void heap::release_front_cache() noexcept {
   if (t_front.generation == 0) return;
@@ -318,9 +329,11 @@ void* heap::allocate(std::size_t size, std::size_t alignment, bool zero) noexcep
   if (cacheable(size, alignment)) {
     const unsigned bin = bin_of(size);
     if (!zero) {
-      if (t_front.generation == m_generation && t_front.count[bin] != 0) {
-        --t_front.total;
-        return t_front.slots[bin][--t_front.count[bin]];
+      if (void* p = t_front.head[bin]; p != nullptr && t_front.generation == m_generation) {
+        t_front.head[bin] = next(p);
+        --t_front.count[bin];
+        t_front.bytes -= class_size(bin);
+        return p;
       }
       if (bin >= first_medium_bin) {
         if (void* p = allocate_medium(bin)) return p;
@@ -343,22 +356,21 @@ void* heap::allocate_slow(std::size_t size, std::size_t alignment, bool zero) no
   return mallocx(size, f);
 }
 
-// Takes blocks of a medium bin from the shared cache: one for the caller, and up to half the
-// thread's depth for its front cache, so the lock is taken once per few blocks.
+// Takes blocks of a medium bin from the shared cache: one for the caller, and a few more for
+// the thread's front cache, so the lock is taken once per few blocks.
 void* heap::allocate_medium(unsigned bin) noexcept {
   if (m_shared.bytes() == 0) return nullptr;
-  void* got[front_cache::depth];
-  const bool ours = t_front.generation == m_generation || t_front.total == 0;
-  const unsigned n = m_shared.take(bin, got, ours ? refill_count(bin) : 1);
-  if (n == 0) return nullptr;
-  if (n > 1) {
+  const bool ours = t_front.generation == m_generation || t_front.bytes == 0;
+  unsigned got = 0;
+  void* first = m_shared.take(bin, ours ? refill_count(bin) : 1, got);
+  if (got > 1) {
     // The bin is empty here: the caller found no block in it.
     t_front.generation = m_generation;
-    std::copy(got + 1, got + n, t_front.slots[bin]);
-    t_front.count[bin] = n - 1;
-    t_front.total += n - 1;
+    t_front.head[bin] = next(first);
+    t_front.count[bin] = got - 1;
+    t_front.bytes += (got - 1) * class_size(bin);
   }
-  return got[0];
+  return first;
 }
 
 void heap::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept {
@@ -366,16 +378,17 @@ void heap::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept
   if (size != 0 && cacheable(size, alignment)) {
     const unsigned bin = bin_of(size);
     if (t_front.generation != m_generation) {
-      if (t_front.total != 0) {  // the front cache serves another heap
-        if (bin >= first_medium_bin && keep_shared(bin, &p, 1) == 1) return;
-        sdallocx(p, class_size(bin), flags(class_size(bin), 16));
+      if (t_front.bytes != 0) {  // the front cache serves another heap
+        release_blocks(bin, p, p, 1);
         return;
       }
       t_front.generation = m_generation;
     }
-    if (t_front.count[bin] == front_depth(bin)) spill_front(bin);
-    t_front.slots[bin][t_front.count[bin]++] = p;
-    ++t_front.total;
+    next(p) = t_front.head[bin];
+    t_front.head[bin] = p;
+    ++t_front.count[bin];
+    t_front.bytes += class_size(bin);
+    if (t_front.bytes > front_budget) spill_front(bin);
     return;
   }
   if (size != 0) {
@@ -385,32 +398,57 @@ void heap::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept
   }
 }
 
-// The front cache's bin is full: its older half goes to the shared cache (medium bins, while it
-// has room) or back to jemalloc.
+// The front cache is over its budget after a free into `bin`. If `bin` holds most of it, the
+// older half of `bin` leaves (its recent blocks are the ones about to be reused); otherwise the
+// other bins hold blocks of sizes no longer freed here, and they all leave.
 void heap::spill_front(unsigned bin) noexcept {
-  const unsigned half = front_depth(bin) / 2;
-  void** slots = t_front.slots[bin];
-  const unsigned kept = bin >= first_medium_bin ? keep_shared(bin, slots, half) : 0;
-  if (kept < half) {
-    const int f = flags(class_size(bin), 16);
-    for (unsigned i = kept; i < half; ++i) sdallocx(slots[i], class_size(bin), f);
+  const std::size_t size = class_size(bin);
+  if (t_front.count[bin] * size >= front_budget / 2) {
+    const unsigned keep = t_front.count[bin] / 2;
+    void* last_kept = t_front.head[bin];
+    for (unsigned i = 1; i < keep; ++i) last_kept = next(last_kept);
+    void* first = next(last_kept);
+    next(last_kept) = nullptr;
+    const unsigned n = t_front.count[bin] - keep;
+    void* last = first;
+    for (unsigned i = 1; i < n; ++i) last = next(last);
+    t_front.count[bin] = keep;
+    t_front.bytes -= n * size;
+    release_blocks(bin, first, last, n);
+    return;
   }
-  std::copy(slots + half, slots + t_front.count[bin], slots);
-  t_front.count[bin] -= half;
-  t_front.total -= half;
+  for (unsigned other = 1; other < cache_bins; ++other) {
+    if (other == bin || t_front.count[other] == 0) continue;
+    const unsigned n = t_front.count[other];
+    void* first = detach_bin(other);
+    void* last = first;
+    for (unsigned i = 1; i < n; ++i) last = next(last);
+    release_blocks(other, first, last, n);
+  }
+}
+
+// Blocks of `bin` leaving a front cache, linked from `first` to `last`: medium ones to the
+// shared cache while it has room, the rest to jemalloc.
+void heap::release_blocks(unsigned bin, void* first, void* last, std::size_t n) noexcept {
+  if (bin >= first_medium_bin && keep_shared(bin, first, last, n)) return;
+  const std::size_t size = class_size(bin);
+  const int f = flags(size, 16);
+  for (void* p = first; n != 0; --n) {
+    void* after = next(p);
+    sdallocx(p, size, f);
+    p = after;
+  }
 }
 
 // Gives blocks of `bin` to the shared cache; when it is full of blocks of other sizes, those go
 // back to jemalloc first: the sizes in use now are the ones worth keeping.
-unsigned heap::keep_shared(unsigned bin, void* const* blocks, unsigned n) noexcept {
-  unsigned kept = m_shared.give(bin, blocks, n);
-  if (kept < n && m_shared.bytes() > m_shared.bytes(bin)) {
-    m_shared.drain_others(bin, [](void* p, std::size_t size) {
-      sdallocx(p, size, MALLOCX_TCACHE_NONE);
-    });
-    kept += m_shared.give(bin, blocks + kept, n - kept);
-  }
-  return kept;
+bool heap::keep_shared(unsigned bin, void* first, void* last, std::size_t n) noexcept {
+  if (m_shared.give(bin, first, last, n)) return true;
+  if (m_shared.bytes() <= m_shared.bytes(bin)) return false;
+  m_shared.drain_others(bin, [](void* p, std::size_t size) {
+    sdallocx(p, size, MALLOCX_TCACHE_NONE);
+  });
+  return m_shared.give(bin, first, last, n);
 }
 
 std::size_t heap::expand(void* p, std::size_t min_size, std::size_t preferred_size) noexcept {

@@ -17,6 +17,9 @@ namespace seam::detail {
 
 class heap;
 
+/// Incremented in every forked child: a heap created under another epoch belongs to the parent.
+inline constinit std::atomic<unsigned> g_fork_epoch{0};
+
 /// A thread's jemalloc thread cache for the heap of generation `generation`, and the heap's
 /// arena (an index into its arenas) that the thread allocates from.
 struct thread_entry {
@@ -40,9 +43,8 @@ struct hook_table {
 /// (`metadata_use_hooks = false`), so the shared mapping holds users' blocks only, and a forked
 /// child's copy of the bookkeeping is its own.
 ///
-/// In front of jemalloc: a per-thread cache of freed blocks up to 64 KiB (at most 32 blocks and
-/// about 64 KiB per size class, about 2.6 MiB per thread in all), and a cache shared by the
-/// heap's threads of blocks from 1 KiB to 64 KiB (`shared_cache_limit` bytes at most). Both hold
+/// In front of jemalloc: a per-thread cache of freed blocks up to 64 KiB (4 MiB per thread at
+/// most), and a cache shared by the heap's threads of blocks from 1 KiB to 64 KiB (`shared_cache_limit` bytes at most). Both hold
 /// memory that stays resident; `purge()` returns the shared cache and the calling thread's cache.
 ///
 /// Thread-safe. In a forked child every operation is refused (`forked()`), and destruction
@@ -56,7 +58,7 @@ class heap {
 
   /// True in a process forked from the one that created the heap.
   bool forked() const noexcept {
-    return m_fork_epoch != fork_epoch().load(std::memory_order_relaxed);
+    return m_fork_epoch != g_fork_epoch.load(std::memory_order_relaxed);
   }
 
   void* allocate(std::size_t size, std::size_t alignment, bool zero) noexcept;
@@ -96,15 +98,14 @@ class heap {
 
  private:
   friend struct hooks;
-  // Incremented in every forked child: a heap created under another epoch belongs to the parent.
-  static std::atomic<unsigned>& fork_epoch() noexcept;
   const thread_entry& thread_cache() noexcept;
   const thread_entry& thread_cache_slow() noexcept;
   int flags(std::size_t size, std::size_t alignment) noexcept;
   void* allocate_slow(std::size_t size, std::size_t alignment, bool zero) noexcept;
   void* allocate_medium(unsigned bin) noexcept;
   void spill_front(unsigned bin) noexcept;
-  unsigned keep_shared(unsigned bin, void* const* blocks, unsigned n) noexcept;
+  void release_blocks(unsigned bin, void* first, void* last, std::size_t n) noexcept;
+  bool keep_shared(unsigned bin, void* first, void* last, std::size_t n) noexcept;
   void release_shared() noexcept;
   void purge_arenas() noexcept;
 
