@@ -120,29 +120,19 @@ int destroy_tcache(unsigned tcache) noexcept {
 struct hooks {
   static heap& of(extent_hooks_t* h) { return *reinterpret_cast<hook_table*>(h)->owner; }
 
-  // Carves a fresh range off the bump pointer. Fresh memfd pages are zero and always
-  // "committed" (the mapping is there). `new_addr` asks to extend a range in place: possible
-  // only if it is the current top.
+  // Carves a fresh range off the top of jemalloc's side of the mapping (`huge_blocks`).
+  // Fresh memfd pages are zero and always "committed" (the mapping is there). `new_addr` asks
+  // to extend a range in place, which jemalloc does only without `retain`: refused.
   static void* alloc(extent_hooks_t* h, void* new_addr, std::size_t size, std::size_t alignment,
                      bool* zero, bool* commit, unsigned) {
     heap& self = of(h);
-    if (self.forked()) return nullptr;
-    const auto base = reinterpret_cast<std::uintptr_t>(self.m_base);
-    std::size_t top = self.m_top.load(std::memory_order_relaxed);
-    std::size_t start;
-    do {
-      if (new_addr != nullptr) {
-        start = reinterpret_cast<std::uintptr_t>(new_addr) - base;
-        if (start != top) return nullptr;
-      } else {
-        start = ((base + top + alignment - 1) & ~(alignment - 1)) - base;
-      }
-      if (start > self.m_capacity || size > self.m_capacity - start) return nullptr;
-    } while (!self.m_top.compare_exchange_weak(top, start + size, std::memory_order_relaxed));
+    if (self.forked() || new_addr != nullptr) return nullptr;
+    void* p = self.m_huge.carve_for_jemalloc(size, alignment);
+    if (p == nullptr) return nullptr;
     self.m_extents.fetch_add(1, std::memory_order_relaxed);
     *zero = true;
     *commit = true;
-    return self.m_base + start;
+    return p;
   }
 
   // Opting out (true) makes jemalloc retain the range and reuse it itself; a free list of our
@@ -186,9 +176,13 @@ heap::heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std
       m_capacity(capacity),
       m_generation(g_next_generation.fetch_add(1, std::memory_order_relaxed)),
       m_fork_epoch(g_fork_epoch.load(std::memory_order_relaxed)),
-      m_top(begin),
+      m_huge(fd, base, begin, capacity),
       m_shared(std::min(shared_cache_limit, capacity / 4)) {
   install_fork_handlers();
+  if (capacity / huge_blocks::page > UINT32_MAX) {  // the bounds are 32-bit page numbers
+    ec = std::make_error_code(std::errc::invalid_argument);
+    return;
+  }
   // One arena per CPU (up to max_arenas): two threads allocating batches from one arena
   // serialise on its bin and extent locks. Every arena takes its ranges from the same bump
   // pointer through the same hooks, so they all live in the one mapping.
@@ -303,6 +297,7 @@ const thread_entry& heap::thread_cache_slow() noexcept {
 unsigned heap::thread_arena() noexcept { return thread_cache().arena; }
 
 int heap::arena_of(const void* p) const noexcept {
+  if (m_huge.owns(p)) return -1;
   unsigned index = 0;
   std::size_t size = sizeof index;
   if (mallctl("arenas.lookup", &index, &size, &p, sizeof p) != 0) return -1;
@@ -341,6 +336,9 @@ void* heap::allocate(std::size_t size, std::size_t alignment, bool zero) noexcep
     }
     size = class_size(bin);
     alignment = 16;
+  } else if (size > huge_blocks::threshold) {
+    if (void* p = m_huge.allocate(size, alignment, zero)) return p;
+    // The huge region cannot grow (jemalloc's ranges are in the way): jemalloc may have room.
   }
   return allocate_slow(size, alignment, zero);
 }
@@ -389,6 +387,11 @@ void heap::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept
     ++t_front.count[bin];
     t_front.bytes += class_size(bin);
     if (t_front.bytes > front_budget) spill_front(bin);
+    return;
+  }
+  // A huge block is freed with a huge size (or 0): smaller blocks need no look at the bounds.
+  if ((size == 0 || size > huge_blocks::threshold) && m_huge.owns(p)) {
+    m_huge.deallocate(p);
     return;
   }
   if (size != 0) {
@@ -453,10 +456,12 @@ bool heap::keep_shared(unsigned bin, void* first, void* last, std::size_t n) noe
 
 std::size_t heap::expand(void* p, std::size_t min_size, std::size_t preferred_size) noexcept {
   if (forked()) return usable_size(p);
+  if (m_huge.owns(p)) return m_huge.expand(p, min_size, preferred_size);
   return xallocx(p, min_size, preferred_size > min_size ? preferred_size - min_size : 0, 0);
 }
 
-std::size_t heap::usable_size(const void* p) noexcept {
+std::size_t heap::usable_size(const void* p) const noexcept {
+  if (m_huge.owns(p)) return m_huge.usable_size(p);
   return sallocx(const_cast<void*>(p), 0);
 }
 
@@ -489,6 +494,7 @@ void heap::purge() noexcept {
   release_shared();
   flush_thread_cache();
   purge_arenas();
+  m_huge.purge();
 }
 
 std::size_t heap::allocated() const noexcept {
@@ -507,7 +513,7 @@ std::size_t heap::allocated() const noexcept {
   }
   // Blocks in the shared cache are free to users; jemalloc counts them as live.
   const std::size_t cached = m_shared.bytes();
-  return total > cached ? total - cached : 0;
+  return (total > cached ? total - cached : 0) + m_huge.allocated();
 }
 
 }  // namespace seam::detail

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "arena/detail/block_cache.hpp"
+#include "arena/detail/huge_blocks.hpp"
 
 namespace seam::detail {
 
@@ -64,7 +65,7 @@ class heap {
   void* allocate(std::size_t size, std::size_t alignment, bool zero) noexcept;
   void deallocate(void* p, std::size_t size, std::size_t alignment) noexcept;
   std::size_t expand(void* p, std::size_t min_size, std::size_t preferred_size) noexcept;
-  static std::size_t usable_size(const void* p) noexcept;
+  std::size_t usable_size(const void* p) const noexcept;
 
   void flush_thread_cache() noexcept;
   /// Returns the shared cache and the calling thread's caches to jemalloc, then every free page
@@ -86,7 +87,7 @@ class heap {
   static constexpr std::size_t shared_cache_limit = std::size_t{128} << 20;
   /// Upper bound of the number of jemalloc arenas of one heap.
   static constexpr unsigned max_arenas = 8;
-  std::size_t reserved() const noexcept { return m_top.load(std::memory_order_relaxed); }
+  std::size_t reserved() const noexcept { return m_huge.reserved(); }
   std::size_t extents() const noexcept { return m_extents.load(std::memory_order_relaxed); }
 
   /// Called by a thread that exits: returns its front cache of small blocks to its heap, if
@@ -119,7 +120,7 @@ class heap {
   std::uint64_t m_generation;
   unsigned m_fork_epoch;
   std::atomic<bool> m_dying{false};
-  std::atomic<std::size_t> m_top;  // bump pointer: offset of the first byte never handed out
+  huge_blocks m_huge;  // the split of the mapping between huge blocks and jemalloc
   std::atomic<std::size_t> m_extents{0};
   std::mutex m_mutex;                  // guards m_tcaches
   std::vector<unsigned> m_tcaches;     // every thread's cache for this heap
