@@ -167,7 +167,8 @@ struct hooks {
   }
 };
 
-heap::heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std::error_code& ec)
+heap::heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std::error_code& ec,
+           unsigned arenas)
     : m_table{{&hooks::alloc, &hooks::dalloc, &hooks::destroy, nullptr, nullptr, nullptr,
                &hooks::purge, &hooks::split, &hooks::merge},
               this},
@@ -186,7 +187,8 @@ heap::heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std
   // One arena per CPU (up to max_arenas): two threads allocating batches from one arena
   // serialise on its bin and extent locks. Every arena takes its ranges from the same bump
   // pointer through the same hooks, so they all live in the one mapping.
-  const unsigned wanted = std::clamp(std::thread::hardware_concurrency(), 1u, max_arenas);
+  const unsigned wanted =
+      std::clamp(arenas != 0 ? arenas : std::thread::hardware_concurrency(), 1u, max_arenas);
   arena_config config{&m_table.hooks, false};
   while (m_narenas < wanted) {
     unsigned index = 0;

@@ -52,7 +52,9 @@ struct hook_table {
 /// touches nothing of jemalloc's: the parent still uses the arena.
 class heap {
  public:
-  heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std::error_code& ec);
+  /// `arenas`: how many jemalloc arenas (0: one per CPU, up to `max_arenas`).
+  heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std::error_code& ec,
+       unsigned arenas = 0);
   heap(const heap&) = delete;
   heap& operator=(const heap&) = delete;
   ~heap();

@@ -29,13 +29,68 @@ bool huge_blocks::bump(std::size_t from, std::size_t to) noexcept {
   return true;
 }
 
+// Adds [at, at + size) to `ranges`, merged with the ranges it touches.
+void huge_blocks::insert(std::map<std::size_t, std::size_t>& ranges, std::size_t at,
+                         std::size_t size) noexcept {
+  auto next = ranges.lower_bound(at);
+  if (next != ranges.end() && at + size == next->first) {
+    size += next->second;
+    next = ranges.erase(next);
+  }
+  if (next != ranges.begin()) {
+    auto prev = std::prev(next);
+    if (prev->first + prev->second == at) {
+      prev->second += size;
+      return;
+    }
+  }
+  ranges.emplace_hint(next, at, size);
+}
+
+// Removes [at, at + size) from `ranges`; returns how many bytes of it were there.
+std::size_t huge_blocks::remove(std::map<std::size_t, std::size_t>& ranges, std::size_t at,
+                                std::size_t size) noexcept {
+  const std::size_t end = at + size;
+  auto it = ranges.upper_bound(at);
+  if (it != ranges.begin()) --it;
+  std::size_t removed = 0;
+  while (it != ranges.end() && it->first < end) {
+    const std::size_t r_at = it->first, r_end = r_at + it->second;
+    if (r_end <= at) {
+      ++it;
+      continue;
+    }
+    removed += std::min(r_end, end) - std::max(r_at, at);
+    it = ranges.erase(it);
+    if (r_at < at) ranges.emplace(r_at, at - r_at);
+    if (r_end > end) it = ranges.emplace(end, r_end - end).first;
+  }
+  return removed;
+}
+
+void huge_blocks::insert_free(std::size_t at, std::size_t size) noexcept {
+  insert(m_free, at, size);
+}
+
+// Takes [at, at + size) out of the free range `it` (which holds at least its start; the rest
+// lies past the huge top, just bumped). Returns nothing: the caller learns what was dirty from
+// `m_dirty` before the call if it needs to.
+void huge_blocks::take_free(std::map<std::size_t, std::size_t>::iterator it, std::size_t at,
+                            std::size_t size) noexcept {
+  const std::size_t r_at = it->first, r_end = r_at + it->second;
+  m_free.erase(it);
+  if (at > r_at) m_free.emplace(r_at, at - r_at);
+  if (at + size < r_end) m_free.emplace(at + size, r_end - at - size);
+  m_dirty_bytes -= remove(m_dirty, at, size);
+}
+
 void* huge_blocks::allocate(std::size_t size, std::size_t alignment, bool zero) noexcept {
   size = round_up(size, page);
   alignment = std::max(alignment, page);
   const auto base = reinterpret_cast<std::uintptr_t>(m_base);
   auto aligned = [&](std::size_t at) { return round_up(base + at, alignment) - base; };
   std::size_t start = 0;
-  std::size_t dirty_from = 0, dirty_to = 0;  // a part of the block that may hold old bytes
+  bool dirty = false;  // whether the block may hold old bytes
   {
     std::lock_guard lock(m_mutex);
     const std::size_t top = low(m_bounds.load(std::memory_order_relaxed)) * page;
@@ -43,31 +98,24 @@ void* huge_blocks::allocate(std::size_t size, std::size_t alignment, bool zero) 
     // First fit by address: low blocks first, so a growing block tends to have free room after
     // it, and the top of the region stays free to give back to jemalloc.
     for (auto it = m_free.begin(); it != m_free.end(); ++it) {
-      const std::size_t at = it->first, end = at + it->second.size;
-      start = aligned(at);
-      const bool last = end == top;
-      if (start + size > end && !(last && bump(top, start + size))) continue;
-      const range r = it->second;
-      if (r.dirty) m_dirty_bytes -= r.size;
-      m_free.erase(it);
-      if (start > at) insert_free(at, start - at, r.dirty);
-      if (start + size < end) insert_free(start + size, end - start - size, r.dirty);
-      if (r.dirty) {
-        dirty_from = start;
-        dirty_to = std::min(start + size, end);
-      }
+      const std::size_t end = it->first + it->second;
+      start = aligned(it->first);
+      if (start + size > end && !(end == top && bump(top, start + size))) continue;
+      const std::size_t before = m_dirty_bytes;
+      take_free(it, start, size);
+      dirty = m_dirty_bytes != before;
       found = true;
       break;
     }
     if (!found) {
       start = aligned(top);
       if (!bump(top, start + size)) return nullptr;
-      if (start > top) insert_free(top, start - top, false);
+      if (start > top) insert_free(top, start - top);
     }
     m_live.emplace(start, size);
     m_live_bytes += size;
   }
-  if (zero && dirty_to > dirty_from) std::memset(m_base + dirty_from, 0, dirty_to - dirty_from);
+  if (zero && dirty) std::memset(m_base + start, 0, size);
   return m_base + start;
 }
 
@@ -79,32 +127,15 @@ void huge_blocks::deallocate(void* p) noexcept {
   const std::size_t size = it->second;
   m_live.erase(it);
   m_live_bytes -= size;
-  insert_free(at, size, true);
-  if (m_dirty_bytes > dirty_limit) punch_dirty();
+  release(at, size);
 }
 
-// Records [at, at + size) as free, merged with free neighbours. Called with the mutex held.
-void huge_blocks::insert_free(std::size_t at, std::size_t size, bool dirty) noexcept {
-  auto next = m_free.lower_bound(at);
-  if (next != m_free.end() && at + size == next->first) {
-    size += next->second.size;
-    if (next->second.dirty) m_dirty_bytes -= next->second.size;
-    dirty = dirty || next->second.dirty;
-    next = m_free.erase(next);
-  }
-  if (next != m_free.begin()) {
-    auto prev = std::prev(next);
-    if (prev->first + prev->second.size == at) {
-      at = prev->first;
-      size += prev->second.size;
-      if (prev->second.dirty) m_dirty_bytes -= prev->second.size;
-      dirty = dirty || prev->second.dirty;
-      m_free.erase(prev);
-    }
-  }
-  // A range partly dirty counts as dirty: purging it punches a few clean pages too.
-  if (dirty) m_dirty_bytes += size;
-  m_free.emplace(at, range{size, dirty});
+// [at, at + size) of a live block becomes free, its pages dirty. Called with the mutex held.
+void huge_blocks::release(std::size_t at, std::size_t size) noexcept {
+  insert_free(at, size);
+  insert(m_dirty, at, size);
+  m_dirty_bytes += size;
+  if (m_dirty_bytes > dirty_limit) punch_dirty();
 }
 
 std::size_t huge_blocks::expand(void* p, std::size_t min_size, std::size_t preferred_size) noexcept {
@@ -119,32 +150,23 @@ std::size_t huge_blocks::expand(void* p, std::size_t min_size, std::size_t prefe
     // Shrink to the preferred size, but never to a size that is not huge.
     const std::size_t kept = round_up(std::max(preferred_size, threshold + 1), page);
     if (kept >= size) return size;
-    insert_free(at + kept, size - kept, true);
     it->second = kept;
     m_live_bytes -= size - kept;
-    if (m_dirty_bytes > dirty_limit) punch_dirty();
+    release(at + kept, size - kept);
     return kept;
   }
   const std::size_t end = at + size;
   const std::size_t top = low(m_bounds.load(std::memory_order_relaxed)) * page;
   auto next = m_free.find(end);
-  const std::size_t room = next == m_free.end() ? 0 : next->second.size;
+  const std::size_t room = next == m_free.end() ? 0 : next->second;
   for (std::size_t want : {preferred_size, min_size}) {
     const std::size_t grown = round_up(want, page);
     const std::size_t need = grown - size;
-    if (need <= room) {
-      const range r = next->second;
-      if (r.dirty) m_dirty_bytes -= r.size;
-      m_free.erase(next);
-      if (need < room) insert_free(end + need, room - need, r.dirty);
-    } else if (end + room == top && bump(top, end + need)) {
-      // The last block of the region (or only free room after it): move the top.
-      if (room != 0) {
-        if (next->second.dirty) m_dirty_bytes -= room;
-        m_free.erase(next);
-      }
-    } else {
-      continue;
+    // Into the free room after the block, or past it by moving the top when the block (or that
+    // room) is the last thing in the region.
+    if (need > room && !(end + room == top && bump(top, end + need))) continue;
+    if (room != 0) {
+      take_free(next, end, std::min(need, room));
     }
     it->second = grown;
     m_live_bytes += need;
@@ -161,12 +183,13 @@ std::size_t huge_blocks::usable_size(const void* p) const noexcept {
 }
 
 void huge_blocks::punch_dirty() noexcept {
-  for (auto& [at, r] : m_free) {
-    if (r.dirty && punch_hole(m_fd, at, r.size)) r.dirty = false;
-  }
-  m_dirty_bytes = 0;
-  for (const auto& [at, r] : m_free) {
-    if (r.dirty) m_dirty_bytes += r.size;
+  for (auto it = m_dirty.begin(); it != m_dirty.end();) {
+    if (punch_hole(m_fd, it->first, it->second)) {
+      m_dirty_bytes -= it->second;
+      it = m_dirty.erase(it);
+    } else {
+      ++it;
+    }
   }
 }
 
@@ -191,14 +214,20 @@ bool huge_blocks::give_back_top() noexcept {
   std::lock_guard lock(m_mutex);
   if (m_free.empty()) return false;
   auto last = std::prev(m_free.end());
+  const std::size_t at = last->first, size = last->second;
   std::uint64_t b = m_bounds.load(std::memory_order_relaxed);
-  if (last->first + last->second.size != low(b) * page) return false;
-  if (last->second.dirty) {
-    if (!punch_hole(m_fd, last->first, last->second.size)) return false;
-    m_dirty_bytes -= last->second.size;
+  if (at + size != low(b) * page) return false;
+  if (remove(m_dirty, at, size) != 0) {
+    // Punched as a whole: clean pages in it cost nothing to punch.
+    if (!punch_hole(m_fd, at, size)) {
+      insert(m_dirty, at, size);  // keep counting it; jemalloc does not get it
+      return false;
+    }
   }
-  while (!m_bounds.compare_exchange_weak(b, pack(last->first / page, high(b)),
-                                         std::memory_order_release, std::memory_order_relaxed)) {
+  m_dirty_bytes = 0;
+  for (const auto& [d_at, d_size] : m_dirty) m_dirty_bytes += d_size;
+  while (!m_bounds.compare_exchange_weak(b, pack(at / page, high(b)), std::memory_order_release,
+                                         std::memory_order_relaxed)) {
   }
   m_free.erase(last);
   return true;

@@ -63,10 +63,6 @@ class huge_blocks {
   void* carve_for_jemalloc(std::size_t size, std::size_t alignment) noexcept;
 
  private:
-  struct range {
-    std::size_t size;
-    bool dirty;
-  };
   static std::uint64_t low(std::uint64_t bounds) noexcept { return bounds & 0xffffffffu; }
   static std::uint64_t high(std::uint64_t bounds) noexcept { return bounds >> 32; }
   static std::uint64_t pack(std::uint64_t low, std::uint64_t high) noexcept {
@@ -74,7 +70,14 @@ class huge_blocks {
   }
 
   bool bump(std::size_t from, std::size_t to) noexcept;
-  void insert_free(std::size_t at, std::size_t size, bool dirty) noexcept;
+  void insert_free(std::size_t at, std::size_t size) noexcept;
+  void release(std::size_t at, std::size_t size) noexcept;
+  void take_free(std::map<std::size_t, std::size_t>::iterator it, std::size_t at,
+                 std::size_t size) noexcept;
+  static void insert(std::map<std::size_t, std::size_t>& ranges, std::size_t at,
+                     std::size_t size) noexcept;
+  static std::size_t remove(std::map<std::size_t, std::size_t>& ranges, std::size_t at,
+                            std::size_t size) noexcept;
   bool give_back_top() noexcept;
   void punch_dirty() noexcept;
 
@@ -85,7 +88,8 @@ class huge_blocks {
   std::atomic<std::uint64_t> m_bounds;  // low: huge top, high: jemalloc floor (pages)
   mutable std::mutex m_mutex;           // guards the maps and moves of the huge top
   std::map<std::size_t, std::size_t> m_live;  // offset -> size
-  std::map<std::size_t, range> m_free;        // offset -> free range
+  std::map<std::size_t, std::size_t> m_free;  // offset -> size of a free range (coalesced)
+  std::map<std::size_t, std::size_t> m_dirty;  // the parts of free ranges that hold old bytes
   std::size_t m_live_bytes = 0;
   std::size_t m_dirty_bytes = 0;
 };
