@@ -391,8 +391,8 @@ void heap::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept
     if (t_front.bytes > front_budget) spill_front(bin);
     return;
   }
-  // A huge block is freed with a huge size (or 0): smaller blocks need no look at the bounds.
-  if ((size == 0 || size > huge_blocks::threshold) && m_huge.owns(p)) {
+  // A huge block may have shrunk (to no less than twice any cached size): look at the bounds.
+  if (m_huge.owns(p)) {
     m_huge.deallocate(p);
     return;
   }

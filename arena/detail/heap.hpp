@@ -36,17 +36,23 @@ struct hook_table {
   heap* owner;
 };
 
-/// Several jemalloc arenas over [base + begin, base + capacity) of the memfd `fd`, sharing one
-/// bump pointer through the same extent hooks, with one explicit thread cache per thread.
-/// Each thread allocates from one of the arenas, chosen round robin when it first uses the heap,
-/// so threads do not contend on one arena's locks; a block may be freed by any thread (jemalloc
-/// returns it to the arena it came from). jemalloc's bookkeeping stays in private memory
-/// (`metadata_use_hooks = false`), so the shared mapping holds users' blocks only, and a forked
-/// child's copy of the bookkeeping is its own.
+/// The allocator of one arena: several jemalloc arenas over the top of [base + begin,
+/// base + capacity) of the memfd `fd`, carving their ranges downwards through the same extent
+/// hooks, and Seam's own huge blocks (over 1 MiB) from the bottom up (`huge_blocks`).
+/// Each thread allocates from one jemalloc arena, chosen round robin when it first uses the heap,
+/// with its own explicit thread cache, so threads do not contend on one arena's locks; a block
+/// may be freed by any thread (jemalloc returns it to the arena it came from). jemalloc's
+/// bookkeeping stays in private memory (`metadata_use_hooks = false`), so the shared mapping
+/// holds users' blocks only, and a forked child's copy of the bookkeeping is its own.
 ///
-/// In front of jemalloc: a per-thread cache of freed blocks up to 64 KiB (4 MiB per thread at
-/// most), and a cache shared by the heap's threads of blocks from 1 KiB to 64 KiB (`shared_cache_limit` bytes at most). Both hold
-/// memory that stays resident; `purge()` returns the shared cache and the calling thread's cache.
+/// Memory held back from the kernel, all of it returned by `purge()` (the last item only for
+/// the calling thread) and none of it counted by `allocated()` except the per-thread caches:
+/// - jemalloc's dirty pages (its decay: 10 s by default);
+/// - the shared cache of freed blocks from 1 KiB to 64 KiB: at most `shared_cache_limit`
+///   (128 MiB, or a quarter of the capacity);
+/// - free huge ranges: at most `huge_blocks::dirty_limit` (64 MiB), beyond which all are punched;
+/// - each thread's front cache of freed blocks up to 64 KiB: at most 4 MiB per thread (and
+///   jemalloc's explicit thread cache), returned when the thread exits.
 ///
 /// Thread-safe. In a forked child every operation is refused (`forked()`), and destruction
 /// touches nothing of jemalloc's: the parent still uses the arena.

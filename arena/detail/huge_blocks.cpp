@@ -147,8 +147,7 @@ std::size_t huge_blocks::expand(void* p, std::size_t min_size, std::size_t prefe
   if (preferred_size < min_size) preferred_size = min_size;
   if (min_size <= size) {
     if (preferred_size >= size) return size;
-    // Shrink to the preferred size, but never to a size that is not huge.
-    const std::size_t kept = round_up(std::max(preferred_size, threshold + 1), page);
+    const std::size_t kept = round_up(std::max(preferred_size, shrink_floor), page);
     if (kept >= size) return size;
     it->second = kept;
     m_live_bytes -= size - kept;

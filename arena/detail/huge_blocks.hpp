@@ -27,9 +27,12 @@ namespace seam::detail {
 /// punched. Thread-safe: one mutex for the huge blocks; the jemalloc side is lock-free.
 class huge_blocks {
  public:
-  /// Blocks of more than this many bytes are huge (a jemalloc size class, so a block of either
-  /// kind is freed with a size on its own side of it).
+  /// Blocks of more than this many bytes are huge.
   static constexpr std::size_t threshold = std::size_t{1} << 20;
+  /// A huge block shrinks in place to no less than this: twice the largest size Seam's caches
+  /// hold, so that a free of a shrunk block, whose size may be a little less than its usable
+  /// size, is never taken for a cached one.
+  static constexpr std::size_t shrink_floor = std::size_t{128} << 10;
   /// Free huge pages kept resident at most.
   static constexpr std::size_t dirty_limit = std::size_t{64} << 20;
   static constexpr std::size_t page = 4096;
@@ -47,7 +50,7 @@ class huge_blocks {
   /// A huge block of at least `size` bytes; nullptr if the huge region cannot grow.
   void* allocate(std::size_t size, std::size_t alignment, bool zero) noexcept;
   void deallocate(void* p) noexcept;
-  /// Grows (or shrinks, never to `threshold` or less) the block in place; returns its size.
+  /// Grows (or shrinks, never below `shrink_floor`) the block in place; returns its size.
   std::size_t expand(void* p, std::size_t min_size, std::size_t preferred_size) noexcept;
   std::size_t usable_size(const void* p) const noexcept;
   /// Punches every free huge range.
