@@ -185,8 +185,8 @@ heap::heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std
     return;
   }
   // One arena per CPU (up to max_arenas): two threads allocating batches from one arena
-  // serialise on its bin and extent locks. Every arena takes its ranges from the same bump
-  // pointer through the same hooks, so they all live in the one mapping.
+  // serialise on its bin and extent locks. Every arena carves its ranges through the same hooks
+  // from the same end of the mapping (`huge_blocks::carve_for_jemalloc`).
   const unsigned wanted =
       std::clamp(arenas != 0 ? arenas : std::thread::hardware_concurrency(), 1u, max_arenas);
   arena_config config{&m_table.hooks, false};
