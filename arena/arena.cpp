@@ -134,7 +134,7 @@ std::size_t arena::expand(void* p, std::size_t min_size, std::size_t preferred_s
 }
 
 std::size_t arena::usable_size(const void* p) const noexcept {
-  return detail::heap::usable_size(p);
+  return m_core->heap->usable_size(p);
 }
 
 arena* arena::owning(const void* p) noexcept {

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdint>
+#include <thread>
 
 #include "arena/detail/os.hpp"
 
@@ -19,8 +20,6 @@ struct arena_config {
   bool metadata_use_hooks;
 };
 
-// Incremented in every forked child: a heap created under another epoch belongs to the parent.
-std::atomic<unsigned> g_fork_epoch{0};
 
 // Live heaps, by generation, for threads that exit and must destroy their caches. Leaked on
 // purpose: threads may exit after static destructors ran.
@@ -44,56 +43,68 @@ void install_fork_handlers() {
   });
 }
 
-struct cache_entry {
-  std::uint64_t generation;
-  unsigned tcache;
-};
-
 // The cache used last by this thread: the fast path, trivially destructible.
-constinit thread_local cache_entry t_last{0, 0};
+constinit thread_local thread_entry t_last{0, 0, 0};
 
-// Every cache this thread made; destroyed with the thread.
-// A thread's front cache of small blocks for one heap (the first it frees into, until it is
+// A thread's front cache of freed blocks for one heap (the first it frees into, until it is
 // flushed). jemalloc's calls with an explicit arena and thread cache take its generic path
 // (measured ~31 ns per allocate+free, against ~13 ns for plain malloc); a last-in-first-out
-// stack of recently freed blocks per 16-byte size bin serves most pairs without jemalloc.
-// Blocks up to `max_size` are always asked of jemalloc rounded up to their bin, so any cached
-// block fits any request of its bin, and is freed to jemalloc with its bin's size.
+// list of recently freed blocks per size class serves most allocations without jemalloc.
+// Cacheable blocks are always asked of jemalloc rounded up to their class, so any cached block
+// fits any request of its class, and is freed to jemalloc with its class's size. Blocks are
+// linked through their first word (they are free; the smallest class is 16 bytes).
 struct front_cache {
-  static constexpr std::size_t max_size = 1024;
-  static constexpr unsigned bins = max_size / 16 + 1;
-  static constexpr unsigned depth = 32;
   std::uint64_t generation = 0;  // the heap cached for; 0: none
-  std::uint32_t total = 0;       // blocks held
-  std::uint32_t count[bins] = {};
-  void* slots[bins][depth] = {};
+  std::size_t bytes = 0;         // bytes held
+  std::uint32_t count[cache_bins] = {};
+  void* head[cache_bins] = {};
 };
 constinit thread_local front_cache t_front{};
 
-bool small(std::size_t size, std::size_t alignment) noexcept {
-  return size <= front_cache::max_size && alignment <= 16;
+// Bytes a thread's front cache holds at most: a batch of 1024 blocks of 1 KiB (or 4096 of
+// 64 bytes) freed and allocated again stays in the thread, as in jemalloc's own thread caches
+// (which hold up to ~200 blocks per small class).
+constexpr std::size_t front_budget = std::size_t{4} << 20;
+
+// Blocks of a medium class moved at once from the shared cache to a thread: ~256 KiB worth.
+constexpr unsigned refill_count(unsigned bin) noexcept {
+  const std::size_t n = (std::size_t{256} << 10) / class_size(bin);
+  return n < 1 ? 1 : n > 32 ? 32 : static_cast<unsigned>(n);
 }
-unsigned bin_of(std::size_t size) noexcept { return static_cast<unsigned>((size + 15) >> 4); }
+
+void*& next(void* block) noexcept { return shared_cache::next(block); }
+
+// Detaches the whole list of `bin` from the front cache and returns its first block.
+void* detach_bin(unsigned bin) noexcept {
+  void* first = t_front.head[bin];
+  t_front.bytes -= t_front.count[bin] * class_size(bin);
+  t_front.head[bin] = nullptr;
+  t_front.count[bin] = 0;
+  return first;
+}
 
 // Gives every block of the front cache back to jemalloc (the heap must be alive).
 void drain_front(int flags) noexcept {
-  for (unsigned bin = 1; bin < front_cache::bins; ++bin) {
-    for (unsigned i = 0; i < t_front.count[bin]; ++i) sdallocx(t_front.slots[bin][i], bin << 4, flags);
-    t_front.count[bin] = 0;
+  for (unsigned bin = 1; bin < cache_bins; ++bin) {
+    for (void* p = detach_bin(bin); p != nullptr;) {
+      void* after = next(p);
+      sdallocx(p, class_size(bin), flags);
+      p = after;
+    }
   }
-  t_front.total = 0;
   t_front.generation = 0;
 }
 
 // Forgets the front cache without touching its blocks (their heap is gone, or is the parent's).
 void forget_front() noexcept { t_front = front_cache{}; }
 
+// Every cache this thread made; destroyed with the thread.
 struct thread_caches {
-  std::vector<cache_entry> entries;
+  std::vector<thread_entry> entries;
   ~thread_caches() {
     heap::release_front_cache();
     for (const auto& e : entries) heap::release_thread_cache(e.generation, e.tcache);
-    t_last = {0, 0};
+    t_last = {0, 0, 0};
   }
 };
 thread_local thread_caches t_caches;
@@ -109,29 +120,19 @@ int destroy_tcache(unsigned tcache) noexcept {
 struct hooks {
   static heap& of(extent_hooks_t* h) { return *reinterpret_cast<hook_table*>(h)->owner; }
 
-  // Carves a fresh range off the bump pointer. Fresh memfd pages are zero and always
-  // "committed" (the mapping is there). `new_addr` asks to extend a range in place: possible
-  // only if it is the current top.
+  // Carves a fresh range off the top of jemalloc's side of the mapping (`huge_blocks`).
+  // Fresh memfd pages are zero and always "committed" (the mapping is there). `new_addr` asks
+  // to extend a range in place, which jemalloc does only without `retain`: refused.
   static void* alloc(extent_hooks_t* h, void* new_addr, std::size_t size, std::size_t alignment,
                      bool* zero, bool* commit, unsigned) {
     heap& self = of(h);
-    if (self.forked()) return nullptr;
-    const auto base = reinterpret_cast<std::uintptr_t>(self.m_base);
-    std::size_t top = self.m_top.load(std::memory_order_relaxed);
-    std::size_t start;
-    do {
-      if (new_addr != nullptr) {
-        start = reinterpret_cast<std::uintptr_t>(new_addr) - base;
-        if (start != top) return nullptr;
-      } else {
-        start = ((base + top + alignment - 1) & ~(alignment - 1)) - base;
-      }
-      if (start > self.m_capacity || size > self.m_capacity - start) return nullptr;
-    } while (!self.m_top.compare_exchange_weak(top, start + size, std::memory_order_relaxed));
+    if (self.forked() || new_addr != nullptr) return nullptr;
+    void* p = self.m_huge.carve_for_jemalloc(size, alignment);
+    if (p == nullptr) return nullptr;
     self.m_extents.fetch_add(1, std::memory_order_relaxed);
     *zero = true;
     *commit = true;
-    return self.m_base + start;
+    return p;
   }
 
   // Opting out (true) makes jemalloc retain the range and reuse it itself; a free list of our
@@ -166,7 +167,8 @@ struct hooks {
   }
 };
 
-heap::heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std::error_code& ec)
+heap::heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std::error_code& ec,
+           unsigned arenas)
     : m_table{{&hooks::alloc, &hooks::dalloc, &hooks::destroy, nullptr, nullptr, nullptr,
                &hooks::purge, &hooks::split, &hooks::merge},
               this},
@@ -175,23 +177,37 @@ heap::heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std
       m_capacity(capacity),
       m_generation(g_next_generation.fetch_add(1, std::memory_order_relaxed)),
       m_fork_epoch(g_fork_epoch.load(std::memory_order_relaxed)),
-      m_top(begin) {
+      m_huge(fd, base, begin, capacity),
+      m_shared(std::min(shared_cache_limit, capacity / 4)) {
   install_fork_handlers();
-  arena_config config{&m_table.hooks, false};
-  std::size_t size = sizeof m_index;
-  if (int r = mallctl("experimental.arenas_create_ext", &m_index, &size, &config, sizeof config);
-      r != 0) {
-    ec = {r, std::system_category()};
+  if (capacity / huge_blocks::page > UINT32_MAX) {  // the bounds are 32-bit page numbers
+    ec = std::make_error_code(std::errc::invalid_argument);
     return;
   }
-  m_created = true;
-  // jemalloc purges a freed extent of 8 MiB or more at once; in a memfd that is a hole punched
-  // and every page faulted in again on reuse (a growing vector paid it at each step). Let such
-  // extents decay like the rest; `purge()` remains the way to return memory now.
-  char name[64];
-  std::snprintf(name, sizeof name, "arena.%u.oversize_threshold", m_index);
-  std::size_t never = capacity;
-  mallctl(name, nullptr, nullptr, &never, sizeof never);
+  // One arena per CPU (up to max_arenas): two threads allocating batches from one arena
+  // serialise on its bin and extent locks. Every arena carves its ranges through the same hooks
+  // from the same end of the mapping (`huge_blocks::carve_for_jemalloc`).
+  const unsigned wanted =
+      std::clamp(arenas != 0 ? arenas : std::thread::hardware_concurrency(), 1u, max_arenas);
+  arena_config config{&m_table.hooks, false};
+  while (m_narenas < wanted) {
+    unsigned index = 0;
+    std::size_t size = sizeof index;
+    if (int r = mallctl("experimental.arenas_create_ext", &index, &size, &config, sizeof config);
+        r != 0) {
+      if (m_narenas != 0) break;  // fewer arenas: slower with many threads, still correct
+      ec = {r, std::system_category()};
+      return;
+    }
+    m_arenas[m_narenas++] = index;
+    // jemalloc purges a freed extent of 8 MiB or more at once; in a memfd that is a hole punched
+    // and every page faulted in again on reuse (a growing vector paid it at each step). Let
+    // such extents decay like the rest; `purge()` remains the way to return memory now.
+    char name[64];
+    std::snprintf(name, sizeof name, "arena.%u.oversize_threshold", index);
+    std::size_t never = capacity;
+    mallctl(name, nullptr, nullptr, &never, sizeof never);
+  }
   std::lock_guard lock(g_registry_mutex);
   registry().push_back(this);
   ec.clear();
@@ -202,7 +218,7 @@ heap::~heap() {
     std::lock_guard lock(g_registry_mutex);
     std::erase(registry(), this);
   }
-  if (!m_created || forked()) return;
+  if (m_narenas == 0 || forked()) return;
   m_dying.store(true, std::memory_order_relaxed);
   if (t_front.generation == m_generation) forget_front();  // its blocks go with the arena
   {
@@ -210,14 +226,14 @@ heap::~heap() {
     for (unsigned tc : m_tcaches) destroy_tcache(tc);
     m_tcaches.clear();
   }
-  char name[64];
-  std::snprintf(name, sizeof name, "arena.%u.destroy", m_index);
-  mallctl(name, nullptr, nullptr, nullptr, 0);
+  // The shared cache's blocks go with the arenas too.
+  for (unsigned i = 0; i < m_narenas; ++i) {
+    char name[64];
+    std::snprintf(name, sizeof name, "arena.%u.destroy", m_arenas[i]);
+    mallctl(name, nullptr, nullptr, nullptr, 0);
+  }
 }
 
-bool heap::forked() const noexcept {
-  return m_fork_epoch != g_fork_epoch.load(std::memory_order_relaxed);
-}
 
 void heap::release_front_cache() noexcept {
   if (t_front.generation == 0) return;
@@ -244,20 +260,21 @@ void heap::release_thread_cache(std::uint64_t generation, unsigned tcache) noexc
   }
 }
 
-unsigned heap::thread_cache() noexcept {
-  if (t_last.generation == m_generation) return t_last.tcache;
+const thread_entry& heap::thread_cache() noexcept {
+  if (t_last.generation == m_generation) return t_last;
   return thread_cache_slow();
 }
 
-unsigned heap::thread_cache_slow() noexcept {
+const thread_entry& heap::thread_cache_slow() noexcept {
   auto& entries = t_caches.entries;
   auto it = std::find_if(entries.begin(), entries.end(),
-                         [&](const cache_entry& e) { return e.generation == m_generation; });
+                         [&](const thread_entry& e) { return e.generation == m_generation; });
   if (it == entries.end()) {
     unsigned tc = 0;
     std::size_t size = sizeof tc;
-    if (mallctl("tcache.create", &tc, &size, nullptr, 0) != 0) return UINT32_MAX;
-    {
+    if (mallctl("tcache.create", &tc, &size, nullptr, 0) != 0) {
+      tc = UINT32_MAX;
+    } else {
       std::lock_guard lock(m_mutex);
       m_tcaches.push_back(tc);
     }
@@ -268,18 +285,32 @@ unsigned heap::thread_cache_slow() noexcept {
         return std::none_of(registry().begin(), registry().end(),
                             [&](heap* h) { return h->m_generation == generation; });
       };
-      std::erase_if(entries, [&](const cache_entry& e) { return gone(e.generation); });
+      std::erase_if(entries, [&](const thread_entry& e) { return gone(e.generation); });
       if (t_front.generation != 0 && gone(t_front.generation)) forget_front();
     }
-    entries.push_back({m_generation, tc});
+    const unsigned arena = m_next_arena.fetch_add(1, std::memory_order_relaxed) % m_narenas;
+    entries.push_back({m_generation, tc, arena});
     it = entries.end() - 1;
   }
   t_last = *it;
-  return it->tcache;
+  return t_last;
+}
+
+unsigned heap::thread_arena() noexcept { return thread_cache().arena; }
+
+int heap::arena_of(const void* p) const noexcept {
+  if (m_huge.owns(p)) return -1;
+  unsigned index = 0;
+  std::size_t size = sizeof index;
+  if (mallctl("arenas.lookup", &index, &size, &p, sizeof p) != 0) return -1;
+  for (unsigned i = 0; i < m_narenas; ++i) {
+    if (m_arenas[i] == index) return static_cast<int>(i);
+  }
+  return -1;
 }
 
 int heap::flags(std::size_t size, std::size_t alignment) noexcept {
-  const unsigned tc = thread_cache();
+  const unsigned tc = thread_cache().tcache;
   // Without a cache of its own (tcache.create failed), never fall back to the default cache:
   // it would mix this arena's blocks with malloc's.
   int f = tc == UINT32_MAX ? MALLOCX_TCACHE_NONE : MALLOCX_TCACHE(tc);
@@ -292,40 +323,77 @@ int heap::flags(std::size_t size, std::size_t alignment) noexcept {
 void* heap::allocate(std::size_t size, std::size_t alignment, bool zero) noexcept {
   if (forked()) return nullptr;
   if (size == 0) size = 1;
-  if (small(size, alignment)) {
+  if (cacheable(size, alignment)) {
     const unsigned bin = bin_of(size);
-    if (!zero && t_front.generation == m_generation && t_front.count[bin] != 0) {
-      --t_front.total;
-      return t_front.slots[bin][--t_front.count[bin]];
+    if (!zero) {
+      if (void* p = t_front.head[bin]; p != nullptr && t_front.generation == m_generation) {
+        t_front.head[bin] = next(p);
+        --t_front.count[bin];
+        t_front.bytes -= class_size(bin);
+        return p;
+      }
+      if (bin >= first_medium_bin) {
+        if (void* p = allocate_medium(bin)) return p;
+      }
     }
-    size = std::size_t{bin} << 4;
+    size = class_size(bin);
     alignment = 16;
+  } else if (size > huge_blocks::threshold) {
+    if (void* p = m_huge.allocate(size, alignment, zero)) return p;
+    // The huge region cannot grow (jemalloc's ranges are in the way): jemalloc may have room.
   }
-  return mallocx(size, flags(size, alignment) | MALLOCX_ARENA(m_index) | (zero ? MALLOCX_ZERO : 0));
+  return allocate_slow(size, alignment, zero);
+}
+
+void* heap::allocate_slow(std::size_t size, std::size_t alignment, bool zero) noexcept {
+  const int cache = flags(size, alignment);  // makes t_last this thread's entry for the heap
+  const int f = cache | MALLOCX_ARENA(m_arenas[t_last.arena]) | (zero ? MALLOCX_ZERO : 0);
+  if (void* p = mallocx(size, f)) return p;
+  // Full, or jemalloc would not split the free ranges it has for this size (it splits a freed
+  // range only up to 64 times the request): give every cached block back, turn free ranges
+  // into retained ones (which it splits at any size), and try once more.
+  purge();
+  return mallocx(size, f);
+}
+
+// Takes blocks of a medium bin from the shared cache: one for the caller, and a few more for
+// the thread's front cache, so the lock is taken once per few blocks.
+void* heap::allocate_medium(unsigned bin) noexcept {
+  if (m_shared.bytes() == 0) return nullptr;
+  const bool ours = t_front.generation == m_generation || t_front.bytes == 0;
+  unsigned got = 0;
+  void* first = m_shared.take(bin, ours ? refill_count(bin) : 1, got);
+  if (got > 1) {
+    // The bin is empty here: the caller found no block in it.
+    t_front.generation = m_generation;
+    t_front.head[bin] = next(first);
+    t_front.count[bin] = got - 1;
+    t_front.bytes += (got - 1) * class_size(bin);
+  }
+  return first;
 }
 
 void heap::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept {
   if (p == nullptr || forked()) return;
-  if (size != 0 && small(size, alignment)) {
+  if (size != 0 && cacheable(size, alignment)) {
     const unsigned bin = bin_of(size);
     if (t_front.generation != m_generation) {
-      if (t_front.total != 0) {  // the cache serves another heap: free directly
-        sdallocx(p, std::size_t{bin} << 4, flags(std::size_t{bin} << 4, 16));
+      if (t_front.bytes != 0) {  // the front cache serves another heap
+        release_blocks(bin, p, p, 1);
         return;
       }
       t_front.generation = m_generation;
     }
-    if (t_front.count[bin] == front_cache::depth) {
-      // Full: the older half goes back to jemalloc.
-      const int f = flags(std::size_t{bin} << 4, 16);
-      for (unsigned i = 0; i < front_cache::depth / 2; ++i) sdallocx(t_front.slots[bin][i], bin << 4, f);
-      std::copy(t_front.slots[bin] + front_cache::depth / 2, t_front.slots[bin] + front_cache::depth,
-                t_front.slots[bin]);
-      t_front.count[bin] = front_cache::depth / 2;
-      t_front.total -= front_cache::depth / 2;
-    }
-    t_front.slots[bin][t_front.count[bin]++] = p;
-    ++t_front.total;
+    next(p) = t_front.head[bin];
+    t_front.head[bin] = p;
+    ++t_front.count[bin];
+    t_front.bytes += class_size(bin);
+    if (t_front.bytes > front_budget) spill_front(bin);
+    return;
+  }
+  // A huge block may have shrunk (to no less than twice any cached size): look at the bounds.
+  if (m_huge.owns(p)) {
+    m_huge.deallocate(p);
     return;
   }
   if (size != 0) {
@@ -335,12 +403,67 @@ void heap::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept
   }
 }
 
+// The front cache is over its budget after a free into `bin`. If `bin` holds most of it, the
+// older half of `bin` leaves (its recent blocks are the ones about to be reused); otherwise the
+// other bins hold blocks of sizes no longer freed here, and they all leave.
+void heap::spill_front(unsigned bin) noexcept {
+  const std::size_t size = class_size(bin);
+  if (t_front.count[bin] * size >= front_budget / 2) {
+    const unsigned keep = t_front.count[bin] / 2;
+    void* last_kept = t_front.head[bin];
+    for (unsigned i = 1; i < keep; ++i) last_kept = next(last_kept);
+    void* first = next(last_kept);
+    next(last_kept) = nullptr;
+    const unsigned n = t_front.count[bin] - keep;
+    void* last = first;
+    for (unsigned i = 1; i < n; ++i) last = next(last);
+    t_front.count[bin] = keep;
+    t_front.bytes -= n * size;
+    release_blocks(bin, first, last, n);
+    return;
+  }
+  for (unsigned other = 1; other < cache_bins; ++other) {
+    if (other == bin || t_front.count[other] == 0) continue;
+    const unsigned n = t_front.count[other];
+    void* first = detach_bin(other);
+    void* last = first;
+    for (unsigned i = 1; i < n; ++i) last = next(last);
+    release_blocks(other, first, last, n);
+  }
+}
+
+// Blocks of `bin` leaving a front cache, linked from `first` to `last`: medium ones to the
+// shared cache while it has room, the rest to jemalloc.
+void heap::release_blocks(unsigned bin, void* first, void* last, std::size_t n) noexcept {
+  if (bin >= first_medium_bin && keep_shared(bin, first, last, n)) return;
+  const std::size_t size = class_size(bin);
+  const int f = flags(size, 16);
+  for (void* p = first; n != 0; --n) {
+    void* after = next(p);
+    sdallocx(p, size, f);
+    p = after;
+  }
+}
+
+// Gives blocks of `bin` to the shared cache; when it is full of blocks of other sizes, those go
+// back to jemalloc first: the sizes in use now are the ones worth keeping.
+bool heap::keep_shared(unsigned bin, void* first, void* last, std::size_t n) noexcept {
+  if (m_shared.give(bin, first, last, n)) return true;
+  if (m_shared.bytes() <= m_shared.bytes(bin)) return false;
+  m_shared.drain_others(bin, [](void* p, std::size_t size) {
+    sdallocx(p, size, MALLOCX_TCACHE_NONE);
+  });
+  return m_shared.give(bin, first, last, n);
+}
+
 std::size_t heap::expand(void* p, std::size_t min_size, std::size_t preferred_size) noexcept {
   if (forked()) return usable_size(p);
+  if (m_huge.owns(p)) return m_huge.expand(p, min_size, preferred_size);
   return xallocx(p, min_size, preferred_size > min_size ? preferred_size - min_size : 0, 0);
 }
 
-std::size_t heap::usable_size(const void* p) noexcept {
+std::size_t heap::usable_size(const void* p) const noexcept {
+  if (m_huge.owns(p)) return m_huge.usable_size(p);
   return sallocx(const_cast<void*>(p), 0);
 }
 
@@ -349,19 +472,31 @@ void heap::flush_thread_cache() noexcept {
   if (t_front.generation == m_generation) drain_front(flags(16, 16));
   if (t_last.generation != m_generation &&
       std::none_of(t_caches.entries.begin(), t_caches.entries.end(),
-                   [&](const cache_entry& e) { return e.generation == m_generation; })) {
+                   [&](const thread_entry& e) { return e.generation == m_generation; })) {
     return;  // this thread never cached anything here
   }
-  unsigned tc = thread_cache();
-  mallctl("tcache.flush", nullptr, nullptr, &tc, sizeof tc);
+  unsigned tc = thread_cache().tcache;
+  if (tc != UINT32_MAX) mallctl("tcache.flush", nullptr, nullptr, &tc, sizeof tc);
+}
+
+void heap::release_shared() noexcept {
+  m_shared.drain([](void* p, std::size_t size) { sdallocx(p, size, MALLOCX_TCACHE_NONE); });
+}
+
+void heap::purge_arenas() noexcept {
+  for (unsigned i = 0; i < m_narenas; ++i) {
+    char name[64];
+    std::snprintf(name, sizeof name, "arena.%u.purge", m_arenas[i]);
+    mallctl(name, nullptr, nullptr, nullptr, 0);
+  }
 }
 
 void heap::purge() noexcept {
   if (forked()) return;
+  release_shared();
   flush_thread_cache();
-  char name[64];
-  std::snprintf(name, sizeof name, "arena.%u.purge", m_index);
-  mallctl(name, nullptr, nullptr, nullptr, 0);
+  purge_arenas();
+  m_huge.purge();
 }
 
 std::size_t heap::allocated() const noexcept {
@@ -369,14 +504,18 @@ std::size_t heap::allocated() const noexcept {
   std::size_t size = sizeof epoch;
   mallctl("epoch", &epoch, &size, &epoch, size);
   std::size_t total = 0;
-  for (const char* kind : {"small", "large"}) {
-    char name[96];
-    std::snprintf(name, sizeof name, "stats.arenas.%u.%s.allocated", m_index, kind);
-    std::size_t bytes = 0;
-    size = sizeof bytes;
-    if (mallctl(name, &bytes, &size, nullptr, 0) == 0) total += bytes;
+  for (unsigned i = 0; i < m_narenas; ++i) {
+    for (const char* kind : {"small", "large"}) {
+      char name[96];
+      std::snprintf(name, sizeof name, "stats.arenas.%u.%s.allocated", m_arenas[i], kind);
+      std::size_t bytes = 0;
+      size = sizeof bytes;
+      if (mallctl(name, &bytes, &size, nullptr, 0) == 0) total += bytes;
+    }
   }
-  return total;
+  // Blocks in the shared cache are free to users; jemalloc counts them as live.
+  const std::size_t cached = m_shared.bytes();
+  return (total > cached ? total - cached : 0) + m_huge.allocated();
 }
 
 }  // namespace seam::detail
