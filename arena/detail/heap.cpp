@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <thread>
 
 #include "arena/detail/os.hpp"
@@ -19,7 +19,6 @@ struct arena_config {
   extent_hooks_t* extent_hooks;
   bool metadata_use_hooks;
 };
-
 
 // Live heaps, by generation, for threads that exit and must destroy their caches. Leaked on
 // purpose: threads may exit after static destructors ran.
@@ -186,31 +185,38 @@ heap::heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std
   }
   // One arena per CPU (up to max_arenas): two threads allocating batches from one arena
   // serialise on its bin and extent locks. Every arena carves its ranges through the same hooks
-  // from the same end of the mapping (`huge_blocks::carve_for_jemalloc`).
-  const unsigned wanted =
-      std::clamp(arenas != 0 ? arenas : std::thread::hardware_concurrency(), 1u, max_arenas);
-  arena_config config{&m_table.hooks, false};
-  while (m_narenas < wanted) {
-    unsigned index = 0;
-    std::size_t size = sizeof index;
-    if (int r = mallctl("experimental.arenas_create_ext", &index, &size, &config, sizeof config);
-        r != 0) {
-      if (m_narenas != 0) break;  // fewer arenas: slower with many threads, still correct
-      ec = {r, std::system_category()};
-      return;
-    }
-    m_arenas[m_narenas++] = index;
-    // jemalloc purges a freed extent of 8 MiB or more at once; in a memfd that is a hole punched
-    // and every page faulted in again on reuse (a growing vector paid it at each step). Let
-    // such extents decay like the rest; `purge()` remains the way to return memory now.
-    char name[64];
-    std::snprintf(name, sizeof name, "arena.%u.oversize_threshold", index);
-    std::size_t never = capacity;
-    mallctl(name, nullptr, nullptr, &never, sizeof never);
+  // from the same end of the mapping (`huge_blocks::carve_for_jemalloc`). The first is made
+  // now, the others when threads come (`thread_cache_slow`).
+  m_wanted = std::clamp(arenas != 0 ? arenas : std::thread::hardware_concurrency(), 1u, max_arenas);
+  if (int r = add_arena(); r != 0) {
+    ec = {r, std::system_category()};
+    return;
   }
   std::lock_guard lock(g_registry_mutex);
   registry().push_back(this);
   ec.clear();
+}
+
+int heap::add_arena() noexcept {
+  const unsigned n = m_narenas.load(std::memory_order_relaxed);
+  if (n == max_arenas) return EAGAIN;
+  arena_config config{&m_table.hooks, false};
+  unsigned index = 0;
+  std::size_t size = sizeof index;
+  if (int r = mallctl("experimental.arenas_create_ext", &index, &size, &config, sizeof config);
+      r != 0) {
+    return r;  // e.g. jemalloc's 4095 arenas are taken
+  }
+  // jemalloc purges a freed extent of 8 MiB or more at once; in a memfd that is a hole punched
+  // and every page faulted in again on reuse (a growing vector paid it at each step). Let
+  // such extents decay like the rest; `purge()` remains the way to return memory now.
+  char name[64];
+  std::snprintf(name, sizeof name, "arena.%u.oversize_threshold", index);
+  std::size_t never = m_capacity;
+  mallctl(name, nullptr, nullptr, &never, sizeof never);
+  m_arenas[n] = index;
+  m_narenas.store(n + 1, std::memory_order_release);
+  return 0;
 }
 
 heap::~heap() {
@@ -218,7 +224,8 @@ heap::~heap() {
     std::lock_guard lock(g_registry_mutex);
     std::erase(registry(), this);
   }
-  if (m_narenas == 0 || forked()) return;
+  const unsigned narenas = m_narenas.load(std::memory_order_acquire);
+  if (narenas == 0 || forked()) return;
   m_dying.store(true, std::memory_order_relaxed);
   if (t_front.generation == m_generation) forget_front();  // its blocks go with the arena
   {
@@ -227,13 +234,12 @@ heap::~heap() {
     m_tcaches.clear();
   }
   // The shared cache's blocks go with the arenas too.
-  for (unsigned i = 0; i < m_narenas; ++i) {
+  for (unsigned i = 0; i < narenas; ++i) {
     char name[64];
     std::snprintf(name, sizeof name, "arena.%u.destroy", m_arenas[i]);
     mallctl(name, nullptr, nullptr, nullptr, 0);
   }
 }
-
 
 void heap::release_front_cache() noexcept {
   if (t_front.generation == 0) return;
@@ -288,7 +294,14 @@ const thread_entry& heap::thread_cache_slow() noexcept {
       std::erase_if(entries, [&](const thread_entry& e) { return gone(e.generation); });
       if (t_front.generation != 0 && gone(t_front.generation)) forget_front();
     }
-    const unsigned arena = m_next_arena.fetch_add(1, std::memory_order_relaxed) % m_narenas;
+    unsigned arena = m_next_arena.fetch_add(1, std::memory_order_relaxed) % m_wanted;
+    if (arena >= m_narenas.load(std::memory_order_acquire)) {
+      std::lock_guard lock(m_mutex);
+      while (m_narenas.load(std::memory_order_relaxed) <= arena && add_arena() == 0) {
+      }
+    }
+    // Fewer arenas than wanted (jemalloc had no more): slower with many threads, still correct.
+    arena %= m_narenas.load(std::memory_order_acquire);
     entries.push_back({m_generation, tc, arena});
     it = entries.end() - 1;
   }
@@ -303,7 +316,7 @@ int heap::arena_of(const void* p) const noexcept {
   unsigned index = 0;
   std::size_t size = sizeof index;
   if (mallctl("arenas.lookup", &index, &size, &p, sizeof p) != 0) return -1;
-  for (unsigned i = 0; i < m_narenas; ++i) {
+  for (unsigned i = 0, n = arena_count(); i < n; ++i) {
     if (m_arenas[i] == index) return static_cast<int>(i);
   }
   return -1;
@@ -450,9 +463,8 @@ void heap::release_blocks(unsigned bin, void* first, void* last, std::size_t n) 
 bool heap::keep_shared(unsigned bin, void* first, void* last, std::size_t n) noexcept {
   if (m_shared.give(bin, first, last, n)) return true;
   if (m_shared.bytes() <= m_shared.bytes(bin)) return false;
-  m_shared.drain_others(bin, [](void* p, std::size_t size) {
-    sdallocx(p, size, MALLOCX_TCACHE_NONE);
-  });
+  m_shared.drain_others(bin,
+                        [](void* p, std::size_t size) { sdallocx(p, size, MALLOCX_TCACHE_NONE); });
   return m_shared.give(bin, first, last, n);
 }
 
@@ -484,7 +496,7 @@ void heap::release_shared() noexcept {
 }
 
 void heap::purge_arenas() noexcept {
-  for (unsigned i = 0; i < m_narenas; ++i) {
+  for (unsigned i = 0, n = arena_count(); i < n; ++i) {
     char name[64];
     std::snprintf(name, sizeof name, "arena.%u.purge", m_arenas[i]);
     mallctl(name, nullptr, nullptr, nullptr, 0);
@@ -504,7 +516,7 @@ std::size_t heap::allocated() const noexcept {
   std::size_t size = sizeof epoch;
   mallctl("epoch", &epoch, &size, &epoch, size);
   std::size_t total = 0;
-  for (unsigned i = 0; i < m_narenas; ++i) {
+  for (unsigned i = 0, n = arena_count(); i < n; ++i) {
     for (const char* kind : {"small", "large"}) {
       char name[96];
       std::snprintf(name, sizeof name, "stats.arenas.%u.%s.allocated", m_arenas[i], kind);

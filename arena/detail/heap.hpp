@@ -84,7 +84,7 @@ class heap {
   /// Bytes in the shared cache of freed blocks.
   std::size_t cached() const noexcept { return m_shared.bytes(); }
   /// How many jemalloc arenas the heap spreads its threads over.
-  unsigned arena_count() const noexcept { return m_narenas; }
+  unsigned arena_count() const noexcept { return m_narenas.load(std::memory_order_acquire); }
   /// The jemalloc arena of the calling thread (an index into the heap's arenas).
   unsigned thread_arena() noexcept;
   /// The heap arena (an index into its arenas) that a live block `p` came from, or -1.
@@ -123,15 +123,20 @@ class heap {
   std::byte* m_base;
   std::size_t m_capacity;
   unsigned m_arenas[max_arenas] = {};
-  unsigned m_narenas = 0;
+  // Arenas made so far: the first at construction, the others when a thread is given one
+  // (`thread_cache_slow`), so that a heap used by one thread holds one jemalloc arena: jemalloc
+  // has at most 4095, and every session has a heap. Written under m_mutex, after m_arenas.
+  std::atomic<unsigned> m_narenas{0};
+  unsigned m_wanted = 1;                  // how many arenas threads are spread over
   std::atomic<unsigned> m_next_arena{0};  // round robin over m_arenas for new threads
+  int add_arena() noexcept;               // 0, or why jemalloc made no arena (an errno value)
   std::uint64_t m_generation;
   unsigned m_fork_epoch;
   std::atomic<bool> m_dying{false};
   huge_blocks m_huge;  // the split of the mapping between huge blocks and jemalloc
   std::atomic<std::size_t> m_extents{0};
-  std::mutex m_mutex;                  // guards m_tcaches
-  std::vector<unsigned> m_tcaches;     // every thread's cache for this heap
+  std::mutex m_mutex;               // guards m_tcaches
+  std::vector<unsigned> m_tcaches;  // every thread's cache for this heap
   shared_cache m_shared;
 };
 
