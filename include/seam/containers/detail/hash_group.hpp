@@ -70,10 +70,11 @@ class ctrl_group {
 #endif
 };
 
-/// The index of the lowest set bit of a match (not 0), zero-extended: `std::countr_zero`
-/// returns an int, whose sign extension would cost every lookup an instruction.
+/// The index of the lowest set bit of a match, which must not be 0: unlike
+/// `std::countr_zero`, the builtin need not handle 0, which saves a test and a move where the
+/// compiler cannot see that the match is not empty.
 inline std::size_t first_bit(std::uint32_t match) noexcept {
-  return static_cast<std::uint32_t>(std::countr_zero(match));
+  return static_cast<std::uint32_t>(__builtin_ctz(match));
 }
 
 /// The groups a lookup visits: the home group chosen by the hash's high bits (h1), then

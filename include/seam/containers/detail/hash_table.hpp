@@ -176,11 +176,11 @@ class hash_table : private hash_core<Policy, Hash, Eq, Alloc> {
       return emplace_at_key(Policy::key_of_args(args...), std::forward<Args>(args)...);
     } else {
       slot_type value(std::forward<Args>(args)...);
-      const auto [index, h, inserted] = this->prepare_insert(Policy::key(value));
+      const auto [index, h2, inserted] = this->prepare_insert(Policy::key(value));
       if (inserted) {
         slot_alloc alloc;
         Policy::transfer(alloc, this->slot_at(index), &value);
-        this->commit(index, h);
+        this->commit(index, h2);
       }
       return {at_index<iterator>(index), inserted};
     }
@@ -246,11 +246,11 @@ class hash_table : private hash_core<Policy, Hash, Eq, Alloc> {
  protected:
   template <class K, class... Args>
   std::pair<iterator, bool> emplace_at_key(const K& key, Args&&... args) {
-    const auto [index, h, inserted] = this->prepare_insert(key);
+    const auto [index, h2, inserted] = this->prepare_insert(key);
     if (inserted) {
       slot_alloc alloc;
       slot_traits::construct(alloc, this->slot_at(index), std::forward<Args>(args)...);
-      this->commit(index, h);
+      this->commit(index, h2);
     }
     return {at_index<iterator>(index), inserted};
   }
