@@ -366,14 +366,17 @@ void register_op(const char* op, std::initializer_list<std::pair<const char*, be
   }
 }
 
-#define SEAM_BENCH_OP(op)                                                          \
-  register_op(#op, {{seam_impl::name, op<seam_impl>}, {std_impl::name, op<std_impl>}, \
+#define SEAM_BENCH_OP(op)                             \
+  register_op(#op, {{seam_impl::name, op<seam_impl>}, \
+                    {std_impl::name, op<std_impl>},   \
                     {bip_impl::name, op<bip_impl>}})
 // The flat-table rows, with absl::flat_hash_map as a fourth impl when it is built in.
 #ifdef SEAM_BENCH_ABSL
-#define SEAM_BENCH_HASH_OP(op)                                                     \
-  register_op(#op, {{seam_impl::name, op<seam_impl>}, {std_impl::name, op<std_impl>}, \
-                    {bip_impl::name, op<bip_impl>}, {absl_impl::name, op<absl_impl>}})
+#define SEAM_BENCH_HASH_OP(op)                        \
+  register_op(#op, {{seam_impl::name, op<seam_impl>}, \
+                    {std_impl::name, op<std_impl>},   \
+                    {bip_impl::name, op<bip_impl>},   \
+                    {absl_impl::name, op<absl_impl>}})
 #else
 #define SEAM_BENCH_HASH_OP(op) SEAM_BENCH_OP(op)
 #endif

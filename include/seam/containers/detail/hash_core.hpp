@@ -37,8 +37,9 @@ namespace seam::detail {
 /// change it; const members only read.
 template <class Policy, class Hash, class Eq, class Alloc>
 class hash_core {
-  static_assert(std::allocator_traits<Alloc>::is_always_equal::value,
-                "seam::detail::hash_core keeps no allocator object: it needs a stateless allocator");
+  static_assert(
+      std::allocator_traits<Alloc>::is_always_equal::value,
+      "seam::detail::hash_core keeps no allocator object: it needs a stateless allocator");
 
  protected:
   using slot_type = typename Policy::slot_type;
@@ -109,9 +110,11 @@ class hash_core {
     const ctrl_group group(ctrl + offset);
     for (std::uint32_t m = group.match(h2_of(h)); m != 0; m &= m - 1) {
       const size_type i = offset + first_bit(m);
-      if (m_eq(Policy::key(slots[i]), key)) [[likely]] return i;
+      if (m_eq(Policy::key(slots[i]), key)) [[likely]]
+        return i;
     }
-    if (group.match_empty() != 0) [[likely]] return m_capacity;
+    if (group.match_empty() != 0) [[likely]]
+      return m_capacity;
     return find_further(key, h, on_group);
   }
   // The groups after the first. Bounded by the number of groups, so that even a corrupt table
@@ -170,7 +173,8 @@ class hash_core {
     if (count == 0) return 0;
     size_type capacity = k_group_width;
     while (growth_limit(capacity) < count) {
-      if (capacity > max_slots() / 2) throw std::length_error("seam::hash_table: too many elements");
+      if (capacity > max_slots() / 2)
+        throw std::length_error("seam::hash_table: too many elements");
       capacity *= 2;
     }
     return capacity;

@@ -27,6 +27,8 @@ namespace seam::detail {
 template <class Policy, class Hash, class Eq, class Alloc>
 class hash_table : private hash_core<Policy, Hash, Eq, Alloc> {
   using core = hash_core<Policy, Hash, Eq, Alloc>;
+  static constexpr bool k_nothrow_default =
+      std::is_nothrow_default_constructible_v<Hash> && std::is_nothrow_default_constructible_v<Eq>;
   using typename core::slot_alloc;
   using typename core::slot_traits;
   using typename core::slot_type;
@@ -47,8 +49,7 @@ class hash_table : private hash_core<Policy, Hash, Eq, Alloc> {
   using const_iterator = hash_iterator<const value_type>;
 
   // --- Construction, assignment, destruction. Copies allocate in the current arena. ---
-  hash_table() noexcept(std::is_nothrow_default_constructible_v<Hash> &&
-                        std::is_nothrow_default_constructible_v<Eq>) = default;
+  hash_table() noexcept(k_nothrow_default) = default;
   explicit hash_table(size_type bucket_count, const Hash& hash = Hash(), const Eq& eq = Eq(),
                       const Alloc& = Alloc())
       : core(hash, eq) {
@@ -90,7 +91,9 @@ class hash_table : private hash_core<Policy, Hash, Eq, Alloc> {
   const_iterator begin() const noexcept { return this->template first_from<const_iterator>(0); }
   const_iterator cbegin() const noexcept { return begin(); }
   iterator end() noexcept { return this->template iterator_at<iterator>(this->m_capacity); }
-  const_iterator end() const noexcept { return this->template iterator_at<const_iterator>(this->m_capacity); }
+  const_iterator end() const noexcept {
+    return this->template iterator_at<const_iterator>(this->m_capacity);
+  }
   const_iterator cend() const noexcept { return end(); }
 
   bool empty() const noexcept { return this->m_size == 0; }
