@@ -7,6 +7,8 @@
 //               malloc (Debian's jemalloc is linked unprefixed; see the malloc_provider context).
 //   impl bip  — boost::container::vector / basic_string / map and boost::unordered_map with
 //               `boost::interprocess::allocator<T, managed_shared_memory::segment_manager>`.
+//   impl absl — hash_* rows only: absl::flat_hash_map on the heap (absl::Hash), the best flat
+//               table seam::hash_map is measured against; built if CMake finds absl.
 // Ops, each at n = 10^4 and 10^6 elements; keys are distinct pseudo-random 64-bit integers
 // (fixed seed), looked up in another pseudo-random order:
 //   vector_push_back — push_back n keys into an empty vector<uint64_t>.
@@ -52,6 +54,7 @@
 #include <cstdlib>
 #include <exception>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <random>
@@ -60,6 +63,10 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#ifdef SEAM_BENCH_ABSL
+#include <absl/container/flat_hash_map.h>
+#endif
 
 #include "bip_segment.hpp"
 #include "seam/arena/arena.hpp"
@@ -157,6 +164,21 @@ struct bip_impl {
   }
   struct scope {};
 };
+
+#ifdef SEAM_BENCH_ABSL
+// Only the flat table: registered on the hash_* rows alone.
+struct absl_impl {
+  static constexpr const char* name = "absl";
+  template <class K, class V>
+  using hash_map = absl::flat_hash_map<K, V>;
+
+  template <class C>
+  static typename C::allocator_type allocator() {
+    return {};
+  }
+  struct scope {};
+};
+#endif
 
 // --- Inputs: built once per n, outside every timing. ---
 
@@ -383,9 +405,7 @@ void iterate(benchmark::State& state, std::size_t n) {
 using bench_fn = void (*)(benchmark::State&, std::size_t);
 
 // One family per op, impls interleaved per size so that they run close together in time.
-void register_op(const char* op, bench_fn seam_fn, bench_fn std_fn, bench_fn bip_fn) {
-  const std::array<std::pair<const char*, bench_fn>, 3> impls{
-      {{seam_impl::name, seam_fn}, {std_impl::name, std_fn}, {bip_impl::name, bip_fn}}};
+void register_op(const char* op, std::initializer_list<std::pair<const char*, bench_fn>> impls) {
   for (std::size_t n : sizes) {
     for (const auto& [impl, fn] : impls) {
       const std::string name = std::string(op) + "/" + impl + "/" + std::to_string(n);
@@ -394,7 +414,20 @@ void register_op(const char* op, bench_fn seam_fn, bench_fn std_fn, bench_fn bip
   }
 }
 
-#define SEAM_BENCH_OP(op) register_op(#op, op<seam_impl>, op<std_impl>, op<bip_impl>)
+#define SEAM_BENCH_OP(op)                             \
+  register_op(#op, {{seam_impl::name, op<seam_impl>}, \
+                    {std_impl::name, op<std_impl>},   \
+                    {bip_impl::name, op<bip_impl>}})
+// The flat-table rows, with absl::flat_hash_map as a fourth impl when it is built in.
+#ifdef SEAM_BENCH_ABSL
+#define SEAM_BENCH_HASH_OP(op)                        \
+  register_op(#op, {{seam_impl::name, op<seam_impl>}, \
+                    {std_impl::name, op<std_impl>},   \
+                    {bip_impl::name, op<bip_impl>},   \
+                    {absl_impl::name, op<absl_impl>}})
+#else
+#define SEAM_BENCH_HASH_OP(op) SEAM_BENCH_OP(op)
+#endif
 
 void register_all() {
   SEAM_BENCH_OP(vector_push_back);
@@ -404,8 +437,8 @@ void register_all() {
   SEAM_BENCH_OP(set_find);
   SEAM_BENCH_OP(unordered_insert);
   SEAM_BENCH_OP(unordered_find);
-  SEAM_BENCH_OP(hash_insert);
-  SEAM_BENCH_OP(hash_find);
+  SEAM_BENCH_HASH_OP(hash_insert);
+  SEAM_BENCH_HASH_OP(hash_find);
   SEAM_BENCH_OP(string_append);
   SEAM_BENCH_OP(nested_build);
   SEAM_BENCH_OP(iterate);

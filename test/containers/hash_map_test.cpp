@@ -1,9 +1,10 @@
+// seam::hash_map against std::unordered_map as the model: random workloads, erasing, growth,
+// keys and values of many kinds, copies, moves and the allocator policy.
 #include "seam/containers/hash_map.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <iterator>
 #include <memory>
 #include <random>
@@ -11,165 +12,19 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
-#include "containers/hash_map_data.hpp"
+#include "containers/hash_table_support.hpp"
 #include "seam/arena/arena.hpp"
-#include "seam/arena/arena_view.hpp"
 #include "seam/containers/string.hpp"
 #include "seam/containers/vector.hpp"
-#include "support/process.hpp"
 
 namespace {
 
-constexpr std::size_t MiB = std::size_t{1} << 20;
-
-// Tables on the process heap, for behaviour that does not depend on the arena.
-template <class K, class V, class Hash = seam::hash<K>>
-using heap_map =
-    seam::hash_map<K, V, Hash, seam::equal_to<K>, std::allocator<std::pair<const K, V>>>;
-template <class K>
-using heap_set = seam::hash_set<K, seam::hash<K>, seam::equal_to<K>, std::allocator<K>>;
-
-seam::arena make_arena(const char* name) {
-  return seam::arena({.capacity = 1024 * MiB, .name = name});
-}
-
-std::string_view view_of(const seam::string& s) { return {s.data(), s.size()}; }
-
-// Contents equal both ways, and iteration visits each element exactly once.
-template <class Map, class Model>
-void expect_same(const Map& map, const Model& model) {
-  ASSERT_EQ(map.size(), model.size());
-  std::size_t seen = 0;
-  for (const auto& [key, value] : map) {
-    ++seen;
-    const auto it = model.find(key);
-    ASSERT_NE(it, model.end());
-    ASSERT_EQ(value, it->second);
-  }
-  ASSERT_EQ(seen, model.size());
-  for (const auto& [key, value] : model) {
-    const auto it = map.find(key);
-    ASSERT_NE(it, map.end());
-    ASSERT_EQ(it->second, value);
-  }
-}
-
-// A random workload over every changing and looking member, mirrored on std::unordered_map.
-template <class Map>
-void run_against_model(Map& map, std::uint64_t seed, std::size_t ops, std::uint64_t key_range) {
-  std::unordered_map<std::uint64_t, std::uint64_t> model;
-  std::mt19937_64 rng(seed);
-  for (std::size_t op = 1; op <= ops; ++op) {
-    // Some keys are strided by 2^20: an identity hash would send them all to one group.
-    std::uint64_t key = rng() % key_range;
-    if (key % 4 == 0) key <<= 20;
-    const std::uint64_t value = rng();
-    switch (rng() % 20) {
-      case 0:
-      case 1:
-        ASSERT_EQ(map.insert({key, value}).second, model.insert({key, value}).second);
-        break;
-      case 2:
-        ASSERT_EQ(map.emplace(key, value).second, model.emplace(key, value).second);
-        break;
-      case 3:
-        ASSERT_EQ(map.try_emplace(key, value).second, model.try_emplace(key, value).second);
-        break;
-      case 4:
-        ASSERT_EQ(map.insert_or_assign(key, value).second,
-                  model.insert_or_assign(key, value).second);
-        break;
-      case 5:
-      case 6:
-        map[key] += value;
-        model[key] += value;
-        break;
-      case 7:
-      case 8:
-      case 9:
-        ASSERT_EQ(map.erase(key), model.erase(key));
-        break;
-      case 10: {
-        const auto it = map.find(key);
-        ASSERT_EQ(it != map.end(), model.contains(key));
-        if (it != map.end()) {
-          const auto next = map.erase(it);
-          model.erase(key);
-          if (next != map.end()) {
-            ASSERT_TRUE(model.contains(next->first));
-          }
-        }
-        break;
-      }
-      case 11:
-        ASSERT_EQ(map.count(key), model.count(key));
-        break;
-      default: {
-        const auto it = map.find(key);
-        const auto expected = model.find(key);
-        ASSERT_EQ(it == map.end(), expected == model.end());
-        if (it != map.end()) {
-          ASSERT_EQ(it->second, expected->second);
-        }
-      }
-    }
-    if (op % 50000 == 0) {
-      ASSERT_NO_FATAL_FAILURE(expect_same(map, model));
-    }
-    if (op == ops / 2) {
-      const Map copy = map;  // keeps the slots' places, tombstones included
-      ASSERT_NO_FATAL_FAILURE(expect_same(copy, model));
-      ASSERT_TRUE(copy == map);
-      map.clear();
-      model.clear();
-    }
-  }
-  ASSERT_NO_FATAL_FAILURE(expect_same(map, model));
-}
-
-// Few distinct values: long probe sequences, many keys sharing control bytes.
-struct colliding_hash {
-  std::size_t operator()(std::uint64_t key) const { return key % 61; }
-};
-
-// --- The default hash ---
-
-TEST(HashTest, AllStringTypesHashAlike) {
-  const std::string text = "a key longer than sixteen bytes, to take the loop";
-  const seam::hash<seam::string> h;
-  EXPECT_EQ(h(text), h(std::string_view(text)));
-  EXPECT_EQ(h(text), h(text.c_str()));
-  EXPECT_EQ(seam::hash<std::string>{}(text), seam::hash<std::string_view>{}(text));
-  EXPECT_NE(h(text), h(text.substr(1)));
-  for (std::size_t n = 0; n <= 40; ++n) {  // every tail length, against its neighbours
-    EXPECT_NE(h(text.substr(0, n)), h(text.substr(0, n + 1))) << n;
-  }
-}
-
-TEST(HashTest, ValuesAreFixedAcrossProcessesAndBuilds) {
-  // Tables in an arena are probed by other programs: the hash must never depend on a seed,
-  // an address or the standard library. These values are part of the format.
-  EXPECT_EQ(seam::hash<std::uint64_t>{}(0), 0xe18485764ba03644ull);
-  EXPECT_EQ(seam::hash<std::uint64_t>{}(12345), 0x83d7cdeeec9afbf6ull);
-  EXPECT_EQ(seam::hash<std::string_view>{}(""), 0x732d2e5f2cbc8f9cull);
-  EXPECT_EQ(seam::hash<std::string_view>{}("seam"), 0xa4f420408334d662ull);
-  EXPECT_EQ(seam::hash<std::string_view>{}("a shared-memory hash table key"),
-            0xd6677c3823d315f4ull);
-}
-
-TEST(HashTest, SequentialAndStridedIntegersDoNotCluster) {
-  for (const std::uint64_t stride : {1ull, 1024ull, 1ull << 32}) {
-    heap_map<std::uint64_t, int> map;
-    for (std::uint64_t i = 0; i < 50000; ++i) map.emplace(i * stride, 0);
-    std::size_t groups = 0;
-    for (std::uint64_t i = 0; i < 50000; ++i) groups += map.probe_length(i * stride);
-    EXPECT_LT(static_cast<double>(groups) / 50000, 1.3) << "stride " << stride;
-  }
-}
+using namespace seam::test::hash_tables;  // NOLINT: the shared helpers of these tests
 
 // --- The map against std::unordered_map ---
 
@@ -511,101 +366,100 @@ TEST(HashMapTest, OffersTheInterfaceOfStdUnorderedMap) {
   EXPECT_GT(map.load_factor(), 0.0f);
 }
 
-// --- The set ---
+// --- Where the table lives ---
 
-TEST(HashSetTest, MatchesStdUnorderedSetUnderRandomOperations) {
-  heap_set<std::uint64_t> set;
-  std::unordered_set<std::uint64_t> model;
-  std::mt19937_64 rng(6);
-  for (int op = 0; op < 300000; ++op) {
-    const std::uint64_t key = rng() % 4000;
-    switch (rng() % 3) {
-      case 0:
-        ASSERT_EQ(set.insert(key).second, model.insert(key).second);
-        break;
-      case 1:
-        ASSERT_EQ(set.erase(key), model.erase(key));
-        break;
-      default:
-        ASSERT_EQ(set.contains(key), model.contains(key));
-    }
-  }
-  ASSERT_EQ(set.size(), model.size());
-  std::set<std::uint64_t> seen(set.begin(), set.end());
-  EXPECT_EQ(seen, std::set<std::uint64_t>(model.begin(), model.end()));
-}
-
-TEST(HashSetTest, StringSetInAnArenaFindsByStringView) {
-  seam::arena a = make_arena("hash-set");
-  const std::size_t start = a.stats().allocated;
-  auto* set = a.make<seam::hash_set<seam::string>>();
-  {
-    seam::arena_scope scope{a};
-    for (int i = 0; i < 1000; ++i) set->emplace(("member number " + std::to_string(i)).c_str());
-    EXPECT_FALSE(set->insert(seam::string("member number 7")).second);
-  }
-  EXPECT_TRUE(set->contains(std::string_view("member number 999")));
-  EXPECT_FALSE(set->contains(std::string_view("member number 1000")));
-  EXPECT_EQ(set->size(), 1000u);
-  a.destroy(set);
-  EXPECT_EQ(a.stats().allocated, start);
-}
-
-// --- Other processes and read-only mappings ---
-
-void fill(seam::arena& a, seam::test::hash_map_root& root, std::uint64_t count) {
+// The table reaches its slots by its distance from itself: moving or swapping it between
+// objects at other addresses (the stack, the arena) must re-encode that distance.
+TEST(HashMapTest, TablesMovedAndSwappedBetweenAddressesKeepTheirElements) {
+  using map = seam::hash_map<std::uint64_t, std::uint64_t>;
+  seam::arena a = make_arena("hash-map-moves");
   seam::arena_scope scope{a};
-  for (std::uint64_t i = 0; i < count; ++i) {
-    const std::string key = seam::test::name_key(i);
-    root.names.try_emplace(seam::string(key.data(), key.size()), seam::test::name_value(i));
-    root.numbers.emplace(seam::test::number_key(i), seam::test::number_value(i));
-  }
-  // Erase and re-insert a share, so that readers also meet reused slots and tombstones.
-  for (std::uint64_t i = 0; i < count; i += 7) {
-    const std::string key = seam::test::name_key(i);
-    root.names.erase(std::string_view(key));
-    root.names.try_emplace(seam::string(key.data(), key.size()), seam::test::name_value(i));
-    root.numbers.erase(seam::test::number_key(i));
-    root.numbers.emplace(seam::test::number_key(i), seam::test::number_value(i));
-  }
+  const auto expect_keys = [](const map& m, std::uint64_t first, std::uint64_t count) {
+    ASSERT_EQ(m.size(), count);
+    std::uint64_t seen = 0;
+    for (const auto& [key, value] : m) {
+      ASSERT_EQ(value, key * 3);
+      ++seen;
+    }
+    ASSERT_EQ(seen, count);
+    for (std::uint64_t k = first; k < first + count; ++k) ASSERT_EQ(m.at(k), k * 3);
+    ASSERT_FALSE(m.contains(first + count));
+  };
+  auto* in_arena = a.make<map>();
+  for (std::uint64_t k = 0; k < 3000; ++k) in_arena->emplace(k, k * 3);
+  map on_stack(std::move(*in_arena));
+  ASSERT_NO_FATAL_FAILURE(expect_keys(on_stack, 0, 3000));
+  EXPECT_TRUE(in_arena->empty());
+  EXPECT_EQ(in_arena->begin(), in_arena->end());
+  EXPECT_FALSE(in_arena->contains(5));
+  for (std::uint64_t k = 10000; k < 10100; ++k) in_arena->emplace(k, k * 3);  // usable again
+  in_arena->swap(on_stack);
+  ASSERT_NO_FATAL_FAILURE(expect_keys(*in_arena, 0, 3000));
+  ASSERT_NO_FATAL_FAILURE(expect_keys(on_stack, 10000, 100));
+  auto* moved_again = a.make<map>(std::move(on_stack));
+  ASSERT_NO_FATAL_FAILURE(expect_keys(*moved_again, 10000, 100));
+  on_stack = std::move(*in_arena);
+  ASSERT_NO_FATAL_FAILURE(expect_keys(on_stack, 0, 3000));
+  a.destroy(moved_again);
+  a.destroy(in_arena);
 }
 
-TEST(HashMapCrossProcessTest, LookupsWorkThroughAReadOnlyViewAtAnotherAddress) {
-  seam::arena a = make_arena("hash-map-view");
-  auto* root = a.make<seam::test::hash_map_root>();
-  fill(a, *root, 5000);
-  seam::unique_fd fd = a.share();
-  const seam::arena_view view = seam::arena_view::open(fd.get());
-  ASSERT_NE(static_cast<const void*>(view.base()), static_cast<const void*>(a.base()));
-  const seam::test::hash_map_root& seen = *view.get(a.handle_of(root));
-  ASSERT_EQ(seen.numbers.size(), 5000u);
-  for (std::uint64_t i = 0; i < 5000; ++i) {
-    ASSERT_EQ(seen.numbers.at(seam::test::number_key(i)), seam::test::number_value(i));
-    const auto it = seen.names.find(std::string_view(seam::test::name_key(i)));
-    ASSERT_NE(it, seen.names.end());
-    ASSERT_TRUE(view.contains(&*it));  // the element is read through the view's mapping
-    ASSERT_EQ(it->second, seam::test::name_value(i));
-  }
-  a.destroy(root);
+TEST(HashMapTest, EmptyTablesHaveBeginEqualToEndAndFindNothing) {
+  heap_map<std::uint64_t, int> never_used;
+  EXPECT_EQ(never_used.begin(), never_used.end());
+  EXPECT_EQ(never_used.find(1), never_used.end());
+  EXPECT_EQ(never_used.bucket_count(), 0u);
+  heap_map<std::uint64_t, int> cleared{{1, 1}, {2, 2}};
+  cleared.clear();
+  EXPECT_EQ(cleared.begin(), cleared.end());
+  EXPECT_EQ(cleared.find(1), cleared.end());
+  EXPECT_GT(cleared.bucket_count(), 0u);
+  const heap_map<std::uint64_t, int> copy_of_empty = never_used;
+  EXPECT_EQ(copy_of_empty.begin(), copy_of_empty.end());
+  EXPECT_EQ(copy_of_empty, never_used);
 }
 
-TEST(HashMapCrossProcessTest, SeparateExecutableReadsEveryEntryThroughAReadOnlyView) {
-  constexpr std::uint64_t count = 100000;
-  seam::arena a = make_arena("hash-map-reader");
-  auto* root = a.make<seam::test::hash_map_root>();
-  fill(a, *root, count);
-  a.set_root(a.handle_of(root));
-  seam::unique_fd fd = a.share();
-  char base[32];
-  std::snprintf(base, sizeof base, "%zx", reinterpret_cast<std::size_t>(a.base()));
-  seam::test::pipe_pair out;
-  auto reader =
-      seam::test::spawn(SEAM_HASH_MAP_READER, {std::to_string(a.id()), base, std::to_string(count)},
-                        {{fd.get(), 3}, {out.write_end.get(), 1}});
-  out.write_end.reset();
-  EXPECT_EQ(seam::test::read_line(out.read_end.get()), "ok");
-  EXPECT_EQ(reader.wait(), 0);
-  a.destroy(root);
+// Like the trees: no allocator object is stored, so a copy takes its memory from the current
+// arena, whatever arena the original is in.
+TEST(HashMapTest, CopiesAllocateInTheCurrentArenaLikeTheTrees) {
+  using map = seam::hash_map<std::uint64_t, std::uint64_t>;
+  static_assert(std::is_empty_v<map::allocator_type>);
+  static_assert(sizeof(map) == sizeof(heap_map<std::uint64_t, std::uint64_t>));
+  seam::arena first = make_arena("hash-map-copy-from");
+  seam::arena second = make_arena("hash-map-copy-to");
+  auto* original = first.make<map>();
+  {
+    seam::arena_scope scope{first};
+    for (std::uint64_t k = 0; k < 500; ++k) original->emplace(k, k);
+  }
+  seam::arena_scope scope{second};
+  const map copy(*original);
+  ASSERT_EQ(copy, *original);
+  for (const auto& element : copy) ASSERT_TRUE(second.contains(&element));
+  for (const auto& element : *original) ASSERT_TRUE(first.contains(&element));
+  const map with_allocator(*original, map::allocator_type());
+  EXPECT_EQ(with_allocator, *original);
+  EXPECT_TRUE(copy.get_allocator() == map::allocator_type());
+  first.destroy(original);
+}
+
+// With every key in one home group, lookups and inserts go past the first group (the path
+// kept out of line) and must still find every key and miss every other.
+TEST(HashMapTest, KeysPastAFullFirstGroupAreFoundAndMissed) {
+  heap_map<std::uint64_t, std::uint64_t, colliding_hash> map;
+  for (std::uint64_t k = 0; k < 61 * 40; k += 61) map.emplace(k, k + 1);  // all hash to 0
+  std::size_t longest = 0;
+  for (std::uint64_t k = 0; k < 61 * 40; k += 61) {
+    ASSERT_EQ(map.at(k), k + 1);
+    longest = std::max(longest, map.probe_length(k));
+  }
+  EXPECT_GT(longest, 1u);
+  EXPECT_FALSE(map.contains(61 * 40));
+  EXPECT_FALSE(map.contains(1));
+  EXPECT_FALSE(map.emplace(61 * 20, 0).second);
+  EXPECT_EQ(map.erase(61 * 39), 1u);
+  EXPECT_TRUE(map.emplace(61 * 39, 7).second);
+  EXPECT_EQ(map.at(61 * 39), 7u);
 }
 
 }  // namespace

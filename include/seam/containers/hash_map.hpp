@@ -67,13 +67,14 @@ struct set_policy {
 /// with the speed of a Swiss table, that other processes can read in place.
 ///
 /// Built for an arena: make it with `arena.make<seam::hash_map<K, V>>()`; its slots come from
-/// `Allocator` (by default `seam::allocator`, i.e. the thread's current arena) and are reached
-/// through a single `seam::ptr`, so the table holds no raw pointer and reads the same from any
+/// `Allocator` (by default `seam::allocator`, i.e. the thread's current arena; like every Seam
+/// container it must be stateless, and no allocator object is stored) and are reached through
+/// one self-relative offset, so the table holds no raw pointer and reads the same from any
 /// address. Other processes read it as `const hash_map&` from an `arena_view`: every const
 /// member (`find`, `contains`, `count`, `at`, iteration, `size`) only reads, so it works on a
 /// read-only mapping, and the default `seam::hash` gives the same slots in every process.
-/// A lookup converts one `seam::ptr` and usually examines one group of 16 control bytes
-/// (SSE2) and one slot; the node-based `seam::unordered_map` walks a `seam::ptr` per probe.
+/// A lookup adds one offset and usually examines one group of 16 control bytes (SSE2) and one
+/// slot; the node-based `seam::unordered_map` follows a pointer per node.
 ///
 /// Which process may touch it: only the arena's owner changes it, with the scope of the arena
 /// that holds the table active (`seam::allocator` allocates in the current arena: slots in

@@ -1,14 +1,12 @@
 #pragma once
 /// \file
-/// The building blocks of `seam::detail::hash_table`: control bytes, groups of 16 matched at
-/// once (SSE2), the probe sequence, and the iterator that walks the full slots.
+/// The control bytes of `seam::detail::hash_core`: their values, groups of 16 matched at once
+/// (SSE2), and the sequence of groups a probe visits.
 
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <iterator>
-#include <type_traits>
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -72,13 +70,24 @@ class ctrl_group {
 #endif
 };
 
+/// The index of the lowest set bit of a match, which must not be 0: unlike
+/// `std::countr_zero`, the builtin need not handle 0, which saves a test and a move where the
+/// compiler cannot see that the match is not empty.
+inline std::size_t first_bit(std::uint32_t match) noexcept {
+  return static_cast<std::uint32_t>(__builtin_ctz(match));
+}
+
 /// The groups a lookup visits: the home group chosen by the hash's high bits (h1), then
 /// groups at growing distances (1, 2, 3… groups further), which over a power-of-two number of
 /// groups reaches each group exactly once. `next()` is false once every group was visited.
 class probe_seq {
  public:
   probe_seq(std::size_t hash, std::size_t capacity) noexcept
-      : m_mask(capacity / k_group_width - 1), m_group((hash >> 7) & m_mask) {}
+      : m_mask(capacity / k_group_width - 1), m_group(home(hash, m_mask)) {}
+  /// The first group of `hash` among `mask + 1` groups.
+  static std::size_t home(std::size_t hash, std::size_t mask) noexcept {
+    return (hash >> 7) & mask;
+  }
   /// Index of the group's first slot.
   std::size_t offset() const noexcept { return m_group * k_group_width; }
   bool next() noexcept {
@@ -90,73 +99,6 @@ class probe_seq {
   std::size_t m_mask;
   std::size_t m_group;
   std::size_t m_step = 0;
-};
-
-/// `U` is the non-const form of the const type `T`.
-template <class U, class T>
-concept mutable_form_of = std::is_same_v<const U, T> && !std::is_same_v<U, T>;
-
-/// A forward iterator over the full slots. Transient: it lives in one process's private
-/// memory and holds raw pointers into the mapping it was made from.
-template <class T>
-class hash_iterator {
- public:
-  using iterator_category = std::forward_iterator_tag;
-  using value_type = std::remove_const_t<T>;
-  using difference_type = std::ptrdiff_t;
-  using pointer = T*;
-  using reference = T&;
-
-  hash_iterator() noexcept = default;
-  /// iterator -> const_iterator (implicit, as in std).
-  template <mutable_form_of<T> U>
-  hash_iterator(const hash_iterator<U>& other) noexcept  // NOLINT: implicit on purpose
-      : m_ctrl(other.m_ctrl), m_slot(other.m_slot) {}
-
-  reference operator*() const noexcept { return *m_slot; }
-  pointer operator->() const noexcept { return m_slot; }
-  hash_iterator& operator++() noexcept {
-    ++m_ctrl;
-    ++m_slot;
-    skip_free();
-    return *this;
-  }
-  hash_iterator operator++(int) noexcept {
-    hash_iterator old = *this;
-    ++*this;
-    return old;
-  }
-  friend bool operator==(const hash_iterator& a, const hash_iterator& b) noexcept {
-    return a.m_ctrl == b.m_ctrl;
-  }
-
- private:
-  template <class>
-  friend class hash_iterator;
-  template <class, class, class, class>
-  friend class hash_table;  // builds iterators and calls skip_free
-
-  hash_iterator(const ctrl_t* ctrl, T* slot) noexcept : m_ctrl(ctrl), m_slot(slot) {}
-
-  // Moves to the next full slot at or after this one. The sentinel group after the last slot
-  // stops the scan, so the iterator needs no end pointer. Groups are 16-byte aligned.
-  void skip_free() noexcept {
-    for (;;) {
-      const auto offset = reinterpret_cast<std::uintptr_t>(m_ctrl) & (k_group_width - 1);
-      const std::uint32_t stops = ctrl_group(m_ctrl - offset).match_stop() >> offset;
-      if (stops != 0) {
-        const auto n = static_cast<std::size_t>(std::countr_zero(stops));
-        m_ctrl += n;
-        m_slot += n;
-        return;
-      }
-      m_ctrl += k_group_width - offset;
-      m_slot += k_group_width - offset;
-    }
-  }
-
-  const ctrl_t* m_ctrl = nullptr;
-  T* m_slot = nullptr;
 };
 
 }  // namespace seam::detail
