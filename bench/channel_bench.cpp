@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "seam/containers/vector.hpp"
+#include "seam/channel.hpp"
 #include "seam/session.hpp"
 
 namespace {

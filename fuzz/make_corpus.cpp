@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "arena/detail/layout.hpp"
-#include "channel/detail/segments.hpp"
+#include "capnp/detail/segments.hpp"
 #include "session/detail/protocol.hpp"
-#include "session/detail/wire.hpp"
+#include "seam/session/wire.hpp"
 
 namespace {
 
@@ -66,13 +66,14 @@ void frame_seeds(const fs::path& dir) {
   write(dir, "hello", packet(1, frame_kind::hello, 0, sizeof hello, 1).put(hello));
   write(dir, "welcome", packet(1, frame_kind::welcome, 0, sizeof hello, 1).put(hello));
   auto newer = hello;
-  newer.version = 2;
-  write(dir, "hello_version_2", packet(1, frame_kind::hello, 0, sizeof newer, 1).put(newer));
+  newer.version = seam::detail::protocol_version + 1;
+  write(dir, "hello_newer_version", packet(1, frame_kind::hello, 0, sizeof newer, 1).put(newer));
   auto alien = hello;
   alien.magic = 0;
   write(dir, "hello_bad_magic", packet(1, frame_kind::hello, 0, sizeof alien, 1).put(alien));
   write(dir, "hello_short_body", packet(1, frame_kind::hello, 0, 8, 1).put(hello.magic));
-  write(dir, "channel", packet(1, frame_kind::channel, 0, 0, 1));
+  write(dir, "channel", packet(1, frame_kind::channel, 0, 1, 1).put(std::uint8_t{1}));
+  write(dir, "channel_without_setup", packet(1, frame_kind::channel, 0, 0, 1));
   write(dir, "share_without_fd", packet(0, frame_kind::share, 0, 0, 0));
   const seam::handle<std::byte> lent[2] = {{7, 4096}, {7, 8192}};
   write(dir, "release", packet(0, frame_kind::release, 2, 0, 0).put(lent));

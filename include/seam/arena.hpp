@@ -5,8 +5,6 @@
 
 #include "seam/arena/arena.hpp"
 #include "seam/arena/arena_view.hpp"
-#include "seam/arena/assert.hpp"
 #include "seam/arena/error.hpp"
-#include "seam/arena/handle.hpp"
 #include "seam/arena/shm_safe.hpp"
-#include "seam/arena/unique_fd.hpp"
+#include "seam/base.hpp"

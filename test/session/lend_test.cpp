@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "seam/channel/channel.hpp"
 #include "seam/session/session.hpp"
 #include "session/peer.hpp"
 

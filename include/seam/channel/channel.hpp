@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// `seam::channel`: ordered messages of bytes, file descriptors and handles between two
-/// processes.
+/// processes, over one of several transports.
 
 #include <chrono>
 #include <cstddef>
@@ -11,36 +11,32 @@
 #include <span>
 #include <string_view>
 #include <system_error>
-#include <vector>
 
-#include "seam/arena/handle.hpp"
-#include "seam/arena/unique_fd.hpp"
+#include "seam/base/handle.hpp"
+#include "seam/base/unique_fd.hpp"
+#include "seam/channel/message.hpp"
+#include "seam/channel/transport.hpp"
+#include "seam/session/error.hpp"
 
 namespace seam {
 
-/// A message received from a channel. Owns the descriptors that came with it.
-struct message {
-  std::vector<std::byte> bytes;
-  std::vector<unique_fd> fds;
-  /// Handles into arenas the session can read (checked: arena known, inside it).
-  std::vector<handle<std::byte>> handles;
-
-  /// The bytes as text.
-  std::string_view text() const noexcept {
-    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
-  }
+/// How `session::open_channel` makes a channel.
+struct channel_options {
+  /// Which transport carries the messages.
+  seam::transport transport = transport::socket;
 };
 
-/// One end of a two-way channel: a `SOCK_SEQPACKET` socket, so message boundaries and order
-/// are kept. Made by `session::open_channel()` / `session::accept_channel()`, or from any
-/// connected seqpacket socket.
+/// One end of a two-way channel. Made by `session::open_channel()` /
+/// `session::accept_channel()` (socket or ring transport), from any connected seqpacket socket,
+/// or (`channel::stream`) from a stream socket, which carries bytes only.
 ///
-/// Limits: a message's bytes and handles together stay under `max_message_bytes`, and carry at
-/// most `max_fds` descriptors; larger data belongs in an arena (send a handle). Every message
-/// received is input from another process: its framing is checked, and so is each handle
-/// (arena shared by the peer, inside it). A peer that sends a malformed message is broken or
-/// hostile: the channel reports the error, shuts the socket down (the peer sees the channel
-/// closed) and fails every later call with that error. The descriptor itself stays open until
+/// Limits: a message's bytes and handles together stay under the transport's
+/// `message_limit()` (`max_message_bytes` for sockets), and carry at most `max_fds`
+/// descriptors; larger data belongs in an arena (send a handle). Every message received is
+/// input from another process: its framing is checked by the transport, and each handle by the
+/// session (arena shared by the peer, inside it). A peer that sends a malformed message is
+/// broken or hostile: the channel reports the error, shuts the transport down (the peer sees
+/// the channel closed) and fails every later call with that error. Descriptors stay open until
 /// `close()` or destruction, so an fd watched by epoll or Asio is never reused under it.
 ///
 /// Blocking calls take a timeout; a zero timeout never blocks (`errc::would_block`), and
@@ -54,19 +50,26 @@ class channel {
   static constexpr duration forever{-1};
   /// Default time a send may wait for a peer that does not read: after that, `errc::timed_out`.
   static constexpr duration default_send_timeout{std::chrono::seconds(10)};
+  /// Largest message of the socket transport (bytes and 16-byte handles together).
   static constexpr std::size_t max_message_bytes = (std::size_t{256} << 10) - 16;
+  /// Most descriptors one message carries.
   static constexpr std::size_t max_fds = 16;
 
   /// Checks a handle that arrived; empty means handles are not accepted at all.
   using handle_checker = std::function<std::error_code(const handle<std::byte>&)>;
 
   /// A closed channel.
-  channel() noexcept = default;
+  channel() noexcept;
   /// Takes a connected `SOCK_SEQPACKET` socket; `checker` validates received handles.
   explicit channel(unique_fd socket, handle_checker checker = {});
-  channel(channel&&) noexcept = default;
-  channel& operator=(channel&&) noexcept = default;
-  ~channel() = default;
+  /// Takes a transport; `checker` validates received handles.
+  explicit channel(std::unique_ptr<channel_transport> transport, handle_checker checker = {});
+  /// Over a connected stream socket (`AF_UNIX, SOCK_STREAM`, or TCP): bytes only, messages up
+  /// to `max_bytes` (the receiver allocates that much for a message that says so).
+  static channel stream(unique_fd socket, std::size_t max_bytes = std::size_t{1} << 33);
+  channel(channel&&) noexcept;
+  channel& operator=(channel&&) noexcept;
+  ~channel();
 
   /// Sends one message. Throws `std::system_error`: `errc::peer_closed`, `errc::timed_out`,
   /// `errc::message_too_large`, `errc::too_many_fds`.
@@ -76,6 +79,10 @@ class channel {
   void send(std::span<const std::byte> bytes, std::span<const int> fds,
             std::span<const handle<std::byte>> handles, duration timeout,
             std::error_code& ec) noexcept;
+  /// Sends one message whose bytes are `parts` one after the other (no copy to join them).
+  void send_parts(std::span<const std::span<const std::byte>> parts, std::span<const int> fds,
+                  std::span<const handle<std::byte>> handles, duration timeout,
+                  std::error_code& ec) noexcept;
   /// Sends text (convenience).
   void send(std::string_view text) {
     send(std::as_bytes(std::span<const char>(text.data(), text.size())));
@@ -89,10 +96,12 @@ class channel {
   /// Non-blocking receive: a message if one is queued.
   std::optional<message> try_receive();
 
-  /// The socket, for epoll/Asio readiness (readable: a message or EOF is queued).
-  int native_handle() const noexcept { return m_socket.get(); }
+  /// For epoll/Asio readiness: readable when a message (or the end) is queued.
+  int native_handle() const noexcept;
+  /// Largest message this channel's transport carries.
+  std::size_t message_limit() const noexcept;
   /// False once closed, or once the peer left or broke the protocol.
-  bool is_open() const noexcept { return m_socket && !m_failed; }
+  bool is_open() const noexcept { return m_transport && !m_failed; }
   /// Ends the conversation for `why` (e.g. the peer broke a protocol above this channel): the
   /// peer sees the channel closed, later calls fail with `why`, the descriptor stays open.
   void shutdown(std::error_code why) noexcept;
@@ -100,10 +109,9 @@ class channel {
   void close() noexcept;
 
  private:
-  unique_fd m_socket;
+  std::unique_ptr<channel_transport> m_transport;
   std::error_code m_failed;  // why the channel is unusable (peer gone, protocol broken)
   handle_checker m_checker;
-  std::unique_ptr<std::byte[]> m_buffer;  // one packet, allocated on first receive
 };
 
 }  // namespace seam

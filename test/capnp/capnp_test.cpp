@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
-#include "channel/file_content.hpp"
+#include "capnp/file_content.hpp"
 #include "seam/seam.hpp"
 #include "session/peer.hpp"
 
