@@ -67,6 +67,18 @@ const void* session::resolve(handle<std::byte> h, std::size_t size, std::size_t 
   return m_core->resolve(h, size, alignment, ec);
 }
 
+std::shared_ptr<void> session::watch_close(std::function<void()> hook) {
+  auto& core = core_of(m_core);
+  const std::uint64_t id = core.watch_close(std::move(hook));
+  std::weak_ptr<detail::session_core> weak = core.weak_from_this();
+  // The token's deleter removes the hook, if the session is still there.
+  return std::shared_ptr<void>(nullptr, [weak, id](void*) {
+    if (auto c = weak.lock()) c->unwatch_close(id);
+  });
+}
+
+std::shared_ptr<const void> session::keep_alive() const { return core_of(m_core).shared_from_this(); }
+
 std::function<std::error_code(const handle<std::byte>&)> session::handle_checker() const {
   std::weak_ptr<detail::session_core> weak = core_of(m_core).weak_from_this();
   return [weak](const handle<std::byte>& h) {

@@ -54,6 +54,7 @@ void session_core::wake() noexcept {
 void session_core::close(std::error_code reason) noexcept {
   std::unordered_map<handle<std::byte>, lend_entry, key_hash> lends;
   std::function<void(std::error_code)> callback;
+  std::vector<std::pair<std::uint64_t, std::function<void()>>> hooks;
   {
     std::lock_guard lock(m_mutex);
     if (!m_open) return;
@@ -62,7 +63,10 @@ void session_core::close(std::error_code reason) noexcept {
     lends.swap(m_lends);
     m_channels.clear();
     callback = std::move(m_on_close);
+    hooks.swap(m_close_hooks);
   }
+  // Transports first: their waiters wake now, as the peer's death is known.
+  for (auto& [id, hook] : hooks) hook();
   // The peer sees EOF now, whatever state its reads are in.
   ::shutdown(m_socket.get(), SHUT_RDWR);
   m_changed.notify_all();
@@ -87,6 +91,23 @@ void session_core::close(std::error_code reason) noexcept {
     m_closed = true;
   }
   m_changed.notify_all();
+}
+
+std::uint64_t session_core::watch_close(std::function<void()> hook) {
+  std::unique_lock lock(m_mutex);
+  if (!m_open) {
+    lock.unlock();
+    hook();
+    return 0;
+  }
+  const std::uint64_t id = m_next_hook++;
+  m_close_hooks.emplace_back(id, std::move(hook));
+  return id;
+}
+
+void session_core::unwatch_close(std::uint64_t id) noexcept {
+  std::lock_guard lock(m_mutex);
+  std::erase_if(m_close_hooks, [id](const auto& h) { return h.first == id; });
 }
 
 bool session_core::is_open() const {

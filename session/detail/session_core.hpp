@@ -45,6 +45,9 @@ class session_core : public std::enable_shared_from_this<session_core> {
   bool is_open() const;
   std::error_code reason() const;
   void on_close(std::function<void(std::error_code)> callback);
+  /// Adds a hook that `close` calls (at once if closed); returns its id for `unwatch_close`.
+  std::uint64_t watch_close(std::function<void()> hook);
+  void unwatch_close(std::uint64_t id) noexcept;
   bool wait_closed(std::chrono::milliseconds timeout) const;
 
   std::error_code share(seam::arena& a) noexcept;
@@ -100,6 +103,8 @@ class session_core : public std::enable_shared_from_this<session_core> {
   bool m_stop = false;
   std::error_code m_reason;
   std::function<void(std::error_code)> m_on_close;
+  std::vector<std::pair<std::uint64_t, std::function<void()>>> m_close_hooks;
+  std::uint64_t m_next_hook = 1;
   std::vector<std::shared_ptr<const arena_view>> m_peer_views;
   std::vector<seam::arena*> m_lendable;
   std::unordered_map<handle<std::byte>, lend_entry, key_hash> m_lends;

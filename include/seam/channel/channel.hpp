@@ -22,8 +22,23 @@ namespace seam {
 
 /// How `session::open_channel` makes a channel.
 struct channel_options {
+  /// Spin without end: a waiting side never sleeps (lowest latency, one busy core per waiter).
+  static constexpr std::chrono::nanoseconds spin_forever = std::chrono::nanoseconds::max();
+
   /// Which transport carries the messages.
   seam::transport transport = transport::socket;
+  /// Ring: bytes of each direction's ring, rounded up to a power of two (4 KiB to 1 GiB). A
+  /// message (16-byte header, handles, bytes) must fit: larger ones fail with
+  /// `errc::message_too_large` (send a handle instead).
+  std::size_t ring_bytes = std::size_t{1} << 20;
+  /// Ring: how long a receiver (or a sender waiting for room) polls the shared memory before it
+  /// sleeps on a futex. 0 always sleeps; `spin_forever` never does. Spinning pays when the peer
+  /// answers within the spin time and both run on their own cores; on a shared core it only
+  /// delays the peer.
+  std::chrono::nanoseconds spin = std::chrono::microseconds(20);
+  /// Ring: how long `open_channel` waits for the peer to accept the channel (a ring needs the
+  /// peer's half before it can carry anything).
+  std::chrono::milliseconds accept_timeout = std::chrono::seconds(10);
 };
 
 /// One end of a two-way channel. Made by `session::open_channel()` /

@@ -27,6 +27,7 @@ namespace seam {
 // sits above this one: `session::open_channel` and `accept_channel` are implemented there.
 class channel;
 struct channel_options;
+enum class transport;
 
 namespace detail {
 class session_core;
@@ -114,6 +115,8 @@ class session {
   /// Implemented by the channel layer (include `seam/channel.hpp`, link `seam::channel`).
   channel open_channel();
   channel open_channel(const channel_options& options);
+  /// `open_channel({.transport = t})`, e.g. `open_channel(seam::transport::ring)`.
+  channel open_channel(transport t);
   channel open_channel(const channel_options& options, std::error_code& ec) noexcept;
   /// Waits up to `timeout` (negative: forever) for a channel the peer opened. Throws
   /// `errc::timed_out`, `errc::peer_closed`. Implemented by the channel layer.
@@ -137,6 +140,12 @@ class session {
   /// nullptr with `ec` set (`errc::unknown_arena`, `errc::handle_out_of_range`, …).
   const void* resolve(handle<std::byte> h, std::size_t size, std::size_t alignment,
                       std::error_code& ec) const noexcept;
+  /// For transports: calls `hook` once, from the thread that closes the session (at once if
+  /// it is closed already), until the returned token is dropped. Hooks must not block.
+  std::shared_ptr<void> watch_close(std::function<void()> hook);
+  /// For transports: keeps this session's arenas mapped (not the session open) while the
+  /// returned pointer lives, so memory of a transport can outlive the `session` object.
+  std::shared_ptr<const void> keep_alive() const;
   /// `resolve` as a function object that outlives the session (then it answers
   /// `errc::peer_closed`): what a channel checks each received handle with.
   std::function<std::error_code(const handle<std::byte>&)> handle_checker() const;
