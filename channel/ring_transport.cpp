@@ -98,7 +98,7 @@ bool ring_transport::wait_for_change(const std::uint32_t* word, std::uint32_t ex
                                      bool& spun) noexcept {
   const bool forever = timeout.count() < 0;
   const auto deadline = start + timeout;
-  if (!spun) {
+  if (!spun && m_spin.count() > 0) {
     // Spin first: a peer that answers within the spin time costs no system call on either side.
     spun = true;
     const bool spin_forever = m_spin == std::chrono::nanoseconds::max();
@@ -106,7 +106,7 @@ bool ring_transport::wait_for_change(const std::uint32_t* word, std::uint32_t ex
     for (std::uint32_t i = 1;; ++i) {
       if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != expected) return true;
       cpu_relax();
-      if (i % 64 == 0) {
+      if (i % 16 == 0) {
         const auto now = clock::now();
         if (!forever && now >= deadline) return false;
         if (!spin_forever && now >= spin_end) break;
