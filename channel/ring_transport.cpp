@@ -34,6 +34,27 @@ void drain_event(int fd) noexcept {
 
 }  // namespace
 
+std::error_code read_record(const std::byte* ring, std::uint64_t capacity, std::uint64_t head,
+                            std::uint64_t tail, std::size_t max_fds, record_header& header,
+                            message& out, std::uint64_t& used) noexcept {
+  if (!check_indices(head, tail, capacity) || tail == head) return errc::protocol_error;
+  if (auto ec = decode_record(ring, capacity, head, tail - head, max_fds, header)) return ec;
+  try {
+    out.handles.resize(header.handles);
+    out.bytes.resize(header.bytes);
+  } catch (const std::bad_alloc&) {
+    return std::make_error_code(std::errc::not_enough_memory);
+  }
+  std::uint64_t at = head + sizeof header;
+  if (header.handles != 0) {
+    ring_read(ring, capacity, at, out.handles.data(), out.handles.size() * sizeof(handle<std::byte>));
+    at += std::uint64_t{header.handles} * sizeof(handle<std::byte>);
+  }
+  if (header.bytes != 0) ring_read(ring, capacity, at, out.bytes.data(), header.bytes);
+  used = record_size(header.bytes, header.handles);
+  return {};
+}
+
 void ring_wake::wake_all() noexcept {
   session_closed.store(true, std::memory_order_seq_cst);
   // Our receiver sleeps on the peer's tail, our sender on the peer's head: wake both through
@@ -238,31 +259,26 @@ std::error_code ring_transport::receive(message& out, duration timeout) noexcept
     if (!in_time) return errc::timed_out;
   }
   record_header header;
-  if (auto ec = decode_record(m_peer_ring, m_capacity, m_head, tail - m_head, channel::max_fds,
-                              header)) {
+  std::uint64_t used = 0;
+  if (auto ec = read_record(m_peer_ring, m_capacity, m_head, tail, channel::max_fds, header, out,
+                            used)) {
     return ec;
   }
-  try {
-    out.handles.resize(header.handles);
-    out.bytes.resize(header.bytes);
-  } catch (const std::bad_alloc&) {
-    return std::make_error_code(std::errc::not_enough_memory);
-  }
-  std::uint64_t at = m_head + sizeof header;
-  if (header.handles != 0) {
-    ring_read(m_peer_ring, m_capacity, at, out.handles.data(), out.handles.size() * 16);
-    at += std::uint64_t{header.handles} * 16;
-  }
-  if (header.bytes != 0) ring_read(m_peer_ring, m_capacity, at, out.bytes.data(), header.bytes);
   out.fds.clear();
   if (header.fds != 0) {
     if (auto ec = receive_fds(out, header.fds)) return ec;
   }
-  m_head += record_size(header.bytes, header.handles);
+  m_head += used;
   m_own->head.store(m_head, std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (m_peer->writer_waiting.load(std::memory_order_relaxed) != 0) {
     futex_wake(futex_word(m_own->head));
+  }
+  if (m_registered.load(std::memory_order_relaxed) &&
+      m_peer->tail.load(std::memory_order_acquire) == m_head) {
+    // Emptied: the eventfd goes quiet, unless a message came in between (then it stays set).
+    drain_event(m_wake->own_event.get());
+    if (m_peer->tail.load(std::memory_order_seq_cst) != m_head) signal_event(m_wake->own_event.get());
   }
   return {};
 }

@@ -19,6 +19,7 @@
 
 #include "arena/detail/layout.hpp"
 #include "capnp/detail/segments.hpp"
+#include "channel/detail/ring.hpp"
 #include "session/detail/protocol.hpp"
 #include "seam/session/wire.hpp"
 
@@ -271,6 +272,26 @@ void header_seeds(const fs::path& dir) {
 
 }  // namespace
 
+// --- ring_fuzzer: log2 size - 12, head, mode, tail (offset from head), the ring's bytes -------
+
+bytes ring_seed(std::uint64_t head, std::uint64_t tail_offset, std::uint32_t size,
+                std::uint32_t handles, std::uint32_t fds) {
+  bytes b;
+  b.put(std::uint8_t{0}).put(head).put(std::uint8_t{1}).put(tail_offset);
+  b.put(seam::detail::record_header{seam::detail::record_header::magic_value, size, handles, fds});
+  for (std::uint32_t i = 0; i < handles; ++i) b.put(seam::handle<std::byte>{7, 4096 + 64 * i});
+  for (std::uint32_t i = 0; i < size; ++i) b.put(static_cast<std::uint8_t>(i));
+  return b;
+}
+
+void ring_seeds(const fs::path& dir) {
+  write(dir, "one_message", ring_seed(0, 24, 8, 0, 0));
+  write(dir, "handles_and_fds", ring_seed(64, 64, 13, 2, 1));
+  write(dir, "wraps_around", ring_seed(4096 - 8, 40, 20, 0, 0));
+  write(dir, "longer_than_published", ring_seed(0, 16, 100, 0, 0));
+  write(dir, "tail_past_ring", ring_seed(0, 4096 + 8, 8, 0, 0));
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s <corpus-dir>\n", argv[0]);
@@ -281,5 +302,6 @@ int main(int argc, char** argv) {
   handle_seeds(root / "handle_fuzzer");
   segments_seeds(root / "segments_fuzzer");
   header_seeds(root / "arena_header_fuzzer");
+  ring_seeds(root / "ring_fuzzer");
   return 0;
 }

@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include "seam/base/handle.hpp"
+#include "seam/channel/message.hpp"
 #include "seam/session/error.hpp"
 
 namespace seam::detail {
@@ -114,5 +115,13 @@ inline std::error_code decode_record(const std::byte* ring, std::uint64_t capaci
   if (record_size(out.bytes, out.handles) > available) return errc::protocol_error;
   return {};
 }
+
+/// The reader's whole check of what the peer published: `tail` (read from the peer) against
+/// our `head`, the record at `head`, and then its handles and bytes copied out into `out`
+/// (fds are left to the caller: `header.fds` says how many). Returns the record's size in the
+/// ring through `used`. Pure over the ring's bytes: the fuzzer calls it directly.
+std::error_code read_record(const std::byte* ring, std::uint64_t capacity, std::uint64_t head,
+                            std::uint64_t tail, std::size_t max_fds, record_header& header,
+                            message& out, std::uint64_t& used) noexcept;
 
 }  // namespace seam::detail
