@@ -70,7 +70,7 @@ std::shared_ptr<detail::ring_block> make_block(session& s, std::uint64_t capacit
         q->~ring_block();
         a.deallocate(q, size, alignof(detail::ring_block));
       });
-  lent = s.lend(b, [block] {});
+  lent = s.lend_for_transport(b, [block] {});
   return block;
 }
 

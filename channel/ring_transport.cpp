@@ -206,7 +206,7 @@ std::error_code ring_transport::send(std::span<const std::span<const std::byte>>
   const std::uint32_t waiting = m_peer->reader_waiting.load(std::memory_order_relaxed);
   if (waiting != 0) {
     futex_wake(futex_word(m_own->tail));
-    if (waiting == 2 && m_peer_event) signal_event(m_peer_event.get());
+    if ((waiting & 2) != 0 && m_peer_event) signal_event(m_peer_event.get());
   }
   return {};
 }

@@ -92,8 +92,8 @@ std::function<std::error_code(const handle<std::byte>&)> session::handle_checker
 std::size_t session::lent_count() const noexcept { return m_core ? m_core->lent_count() : 0; }
 
 handle<std::byte> session::lend_bytes(const void* p, std::size_t size,
-                                      std::function<void()> release) {
-  return core_of(m_core).lend(p, size, std::move(release));
+                                      std::function<void()> release, bool counted) {
+  return core_of(m_core).lend(p, size, std::move(release), counted);
 }
 
 std::shared_ptr<const arena_view> session::peer_arena(std::uint64_t arena_id) const {

@@ -195,19 +195,22 @@ std::error_code session_core::take_channel_offer(session::channel_offer& out,
 }
 
 handle<std::byte> session_core::lend(const void* p, std::size_t size,
-                                     std::function<void()> release) {
+                                     std::function<void()> release, bool counted) {
   std::lock_guard lock(m_mutex);
   if (!m_open) throw std::system_error(errc::peer_closed, "seam::session::lend");
   auto it = std::find_if(m_lendable.begin(), m_lendable.end(),
                          [&](seam::arena* a) { return a->contains(p, size); });
   if (it == m_lendable.end()) throw std::system_error(errc::not_in_arena, "seam::session::lend");
-  if (m_lent.load(std::memory_order_relaxed) >= m_options.max_lends) {
+  if (counted && m_lent.load(std::memory_order_relaxed) >= m_options.max_lends) {
     throw std::system_error(errc::lend_limit, "seam::session::lend");
   }
   const handle<std::byte> h = (*it)->handle_of(static_cast<const std::byte*>(p));
   auto& entry = m_lends[h];
-  if (entry.count++ == 0) entry.release = std::move(release);
-  m_lent.fetch_add(1, std::memory_order_relaxed);
+  if (entry.count++ == 0) {
+    entry.release = std::move(release);
+    entry.counted = counted;
+  }
+  if (entry.counted) m_lent.fetch_add(1, std::memory_order_relaxed);
   return h;
 }
 
@@ -337,7 +340,7 @@ bool session_core::release(std::span<const handle<std::byte>> handles) {
         valid = false;
         break;
       }
-      ++counted;
+      if (it->second.counted) ++counted;
       if (--it->second.count == 0) {
         released.push_back(std::move(it->second.release));
         m_lends.erase(it);

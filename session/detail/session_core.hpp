@@ -54,7 +54,9 @@ class session_core : public std::enable_shared_from_this<session_core> {
   std::error_code offer_channel(std::span<const std::byte> setup, std::span<const int> fds) noexcept;
   std::error_code take_channel_offer(session::channel_offer& out,
                                      std::chrono::milliseconds timeout) noexcept;
-  handle<std::byte> lend(const void* p, std::size_t size, std::function<void()> release);
+  /// `counted`: false for a transport's own memory, which `lent_count` and `max_lends` ignore.
+  handle<std::byte> lend(const void* p, std::size_t size, std::function<void()> release,
+                         bool counted = true);
   std::size_t lent_count() const noexcept { return m_lent.load(std::memory_order_relaxed); }
   /// The peer's arena `arena_id`, or null.
   std::shared_ptr<const arena_view> peer_view(std::uint64_t arena_id) const;
@@ -74,6 +76,7 @@ class session_core : public std::enable_shared_from_this<session_core> {
   struct lend_entry {
     std::size_t count = 0;
     std::function<void()> release;
+    bool counted = true;
   };
   struct key_hash {
     std::size_t operator()(const handle<std::byte>& h) const noexcept {

@@ -146,6 +146,12 @@ class session {
   /// For transports: keeps this session's arenas mapped (not the session open) while the
   /// returned pointer lives, so memory of a transport can outlive the `session` object.
   std::shared_ptr<const void> keep_alive() const;
+  /// For transports: `lend` for a transport's own memory (a ring the peer reads): the same
+  /// lifetime rules, but not counted in `lent_count()` nor against `max_lends`.
+  template <class T>
+  handle<T> lend_for_transport(T* p, std::function<void()> on_release) {
+    return lend_bytes(p, sizeof(T), std::move(on_release), false).template as<T>();
+  }
   /// `resolve` as a function object that outlives the session (then it answers
   /// `errc::peer_closed`): what a channel checks each received handle with.
   std::function<std::error_code(const handle<std::byte>&)> handle_checker() const;
@@ -201,7 +207,8 @@ class session {
  private:
   friend class session_server;
   explicit session(std::shared_ptr<detail::session_core> core) noexcept;
-  handle<std::byte> lend_bytes(const void* p, std::size_t size, std::function<void()> release);
+  handle<std::byte> lend_bytes(const void* p, std::size_t size, std::function<void()> release,
+                               bool counted = true);
   void unlend_bytes(handle<std::byte> h);
   std::shared_ptr<detail::borrow_token> borrow_bytes(handle<std::byte> h, std::size_t size,
                                                      std::size_t alignment, const void*& object,
