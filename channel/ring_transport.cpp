@@ -88,8 +88,7 @@ ring_transport::~ring_transport() {
 }
 
 void ring_transport::shutdown() noexcept {
-  if (m_shut) return;
-  m_shut = true;
+  if (m_shut.exchange(true)) return;
   m_own->closed.store(1, std::memory_order_seq_cst);
   // The peer sleeps on our tail (receiving) or our head (sending).
   futex_wake(futex_word(m_own->tail));

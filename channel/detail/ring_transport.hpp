@@ -63,7 +63,7 @@ class ring_transport final : public channel_transport {
   std::uint64_t m_tail = 0;  // ours, published in m_own->tail
   std::uint64_t m_head = 0;  // ours, published in m_own->head
   mutable std::atomic<bool> m_registered{false};  // native_handle() was asked for
-  bool m_shut = false;
+  std::atomic<bool> m_shut{false};  // shut down (by either thread)
 };
 
 }  // namespace seam::detail
