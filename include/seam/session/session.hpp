@@ -171,6 +171,20 @@ class session {
   handle<T> lend(T* p, std::function<void()> on_release) {
     return lend_bytes(p, sizeof(T), std::move(on_release)).template as<T>();
   }
+  /// As `lend(p)`, reporting `errc::peer_closed`, `errc::not_in_arena` or `errc::lend_limit`
+  /// in `ec` (and returning a null handle) instead of throwing.
+  template <class T>
+  handle<T> lend(T* p, std::error_code& ec) noexcept {
+    try {
+      ec.clear();
+      return lend(p);
+    } catch (const std::system_error& e) {
+      ec = e.code();
+    } catch (const std::bad_alloc&) {
+      ec = std::make_error_code(std::errc::not_enough_memory);
+    }
+    return {};
+  }
   /// The peer's arena `arena_id` as mapped here (read-only), or null if the peer never shared
   /// it. Stays mapped while the returned pointer lives.
   std::shared_ptr<const arena_view> peer_arena(std::uint64_t arena_id) const;
