@@ -198,11 +198,11 @@ std::error_code ring_transport::send(std::span<const std::span<const std::byte>>
     at += p.size();
   }
   m_tail += need;
-  m_own->tail.store(m_tail, std::memory_order_release);
-  // Wake the peer only if it said it sleeps (or watches its eventfd): store, fence, load, as
-  // the receiver does in the other order.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  const std::uint32_t waiting = m_peer->reader_waiting.load(std::memory_order_relaxed);
+  // Wake the peer only if it said it sleeps (or watches its eventfd). Both seq_cst: our tail
+  // store and our load of its flag are ordered against its flag store and its load of our
+  // tail, so one of us sees the other (no fence: TSan does not model fences).
+  m_own->tail.store(m_tail, std::memory_order_seq_cst);
+  const std::uint32_t waiting = m_peer->reader_waiting.load(std::memory_order_seq_cst);
   if (waiting != 0) {
     futex_wake(futex_word(m_own->tail));
     if ((waiting & 2) != 0 && m_peer_event) signal_event(m_peer_event.get());
@@ -268,9 +268,8 @@ std::error_code ring_transport::receive(message& out, duration timeout) noexcept
     if (auto ec = receive_fds(out, header.fds)) return ec;
   }
   m_head += used;
-  m_own->head.store(m_head, std::memory_order_release);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (m_peer->writer_waiting.load(std::memory_order_relaxed) != 0) {
+  m_own->head.store(m_head, std::memory_order_seq_cst);
+  if (m_peer->writer_waiting.load(std::memory_order_seq_cst) != 0) {
     futex_wake(futex_word(m_own->head));
   }
   if (m_registered.load(std::memory_order_relaxed) &&
