@@ -5,12 +5,12 @@
 namespace seam {
 namespace {
 
-class seam_category final : public std::error_category {
+class arena_error_category final : public std::error_category {
  public:
-  const char* name() const noexcept override { return "seam"; }
+  const char* name() const noexcept override { return "seam.arena"; }
 
   std::string message(int value) const override {
-    switch (static_cast<errc>(value)) {
+    switch (static_cast<arena_errc>(value)) {
       case errc::arena_full:
         return "arena is full";
       case errc::forked_child:
@@ -32,30 +32,6 @@ class seam_category final : public std::error_category {
         return "not a sealed Seam arena of a known version";
       case errc::no_root:
         return "arena has no root object of this type";
-      case errc::no_such_server:
-        return "no seam session server listens under that name";
-      case errc::server_exists:
-        return "a seam session server with that name is already listening";
-      case errc::refused:
-        return "the session server refused this client";
-      case errc::version_mismatch:
-        return "the peer speaks another seam protocol version";
-      case errc::timed_out:
-        return "timed out";
-      case errc::peer_closed:
-        return "the peer closed the connection or died";
-      case errc::protocol_error:
-        return "the peer sent an invalid message";
-      case errc::message_too_large:
-        return "message exceeds the size limit";
-      case errc::too_many_fds:
-        return "message carries more file descriptors than allowed";
-      case errc::unknown_arena:
-        return "handle names an arena the peer never shared";
-      case errc::lend_limit:
-        return "too many outstanding lends on this session";
-      case errc::would_block:
-        return "operation would block";
       case errc::name_exists:
         return "an object with that name already exists in the arena";
       case errc::type_mismatch:
@@ -65,19 +41,15 @@ class seam_category final : public std::error_category {
       case errc::corrupt_arena:
         return "the arena's bookkeeping holds invalid bytes";
     }
-    return "unknown seam error " + std::to_string(value);
+    return "unknown seam arena error " + std::to_string(value);
   }
 };
 
 }  // namespace
 
-const std::error_category& error_category() noexcept {
-  static const seam_category category;
+const std::error_category& arena_category() noexcept {
+  static const arena_error_category category;
   return category;
-}
-
-void throw_if(const std::error_code& ec, const char* what) {
-  if (ec) throw std::system_error(ec, what);
 }
 
 }  // namespace seam

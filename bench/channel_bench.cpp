@@ -1,11 +1,21 @@
-// Round trips between two processes: a seam::channel against a plain SOCK_SEQPACKET
-// socketpair, and lending a structure of growing size over a channel.
+// Round trips between two processes: seam::channel over its transports against a plain
+// SOCK_SEQPACKET socketpair and bare shared-memory ping-pongs, and lending a structure of
+// growing size over a channel.
 //
 // Names are `<op>/<impl>/<bytes>` (Google Benchmark appends `/real_time`) so that
 // bench/report.py lines the implementations up:
 //   rtt/seam/<bytes>      — `channel::send` of <bytes>, the peer `receive`s and sends them back.
 //   rtt/uds/<bytes>       — the same ping-pong written directly with send/recv on a socketpair:
 //                           what a channel costs on top of the kernel.
+//   rtt/ring/<bytes>      — `channel::send` over the ring transport, default waiting (no spin:
+//                           every wait sleeps on a futex).
+//   rtt/ring_spin/<bytes> — the ring transport with a long spin (100 ms: both sides poll while
+//                           the benchmark runs, then sleep, so an idle peer burns no core).
+//   rtt/raw_spin/64       — the physical limit: a bare ping-pong of a counter in shared memory,
+//                           both sides spinning.
+//   rtt/raw_futex/64      — the same, both sides sleeping on a futex: the limit with sleeping.
+//   stream/ring_spin/64   — one way: batches of 1000 messages, the peer acknowledges each
+//                           batch; items are messages. stream/ring/64: the same, default waiting.
 //   rtt_lend/seam/<bytes> — the parent lends a seam::vector<std::byte> of <bytes> (built once
 //                           per size in its session arena) and sends the handle; the child
 //                           borrows it, reads the first and last byte, drops the borrow (the
@@ -23,11 +33,15 @@
 //   bench/report.py channel.json
 
 #include <benchmark/benchmark.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdio>
@@ -41,6 +55,7 @@
 #include <vector>
 
 #include "seam/containers/vector.hpp"
+#include "seam/channel.hpp"
 #include "seam/session.hpp"
 
 namespace {
@@ -59,7 +74,51 @@ constexpr std::size_t max_uds_message = 65536;
 // The parent's side of the peer, set up in main before the benchmarks run.
 seam::session* g_session = nullptr;
 seam::channel* g_channel = nullptr;
+seam::channel* g_ring = nullptr;
+seam::channel* g_ring_spin = nullptr;
+seam::channel* g_ring_stream = nullptr;
+seam::channel* g_ring_stream_sleep = nullptr;
 int g_uds = -1;
+
+constexpr auto long_spin = std::chrono::milliseconds(100);
+constexpr std::uint64_t stream_batch = 1000;
+
+// The bare shared-memory ping-pong: a page shared by the fork (the baseline only, not Seam).
+struct raw_page {
+  alignas(64) std::atomic<std::uint32_t> ping;  // the parent's counter
+  alignas(64) std::atomic<std::uint32_t> pong;  // the child's answer
+  alignas(64) std::atomic<std::uint32_t> mode;  // 0 idle (child sleeps), 1 spin, 2 futex, 3 stop
+};
+raw_page* g_raw = nullptr;
+
+void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected) {
+  ::syscall(SYS_futex, &word, FUTEX_WAIT, expected, nullptr, nullptr, 0);
+}
+void futex_wake(std::atomic<std::uint32_t>& word) {
+  ::syscall(SYS_futex, &word, FUTEX_WAKE, INT32_MAX, nullptr, nullptr, 0);
+}
+
+// The child's side of the bare ping-pong: answers each ping, spinning or sleeping as `mode`
+// says; sleeps while idle.
+void serve_raw(raw_page& page) {
+  std::uint32_t seen = page.ping.load();
+  for (;;) {
+    const std::uint32_t mode = page.mode.load();
+    if (mode == 3) return;
+    if (mode == 0) {
+      futex_wait(page.mode, 0);
+      continue;
+    }
+    const std::uint32_t ping = page.ping.load(std::memory_order_acquire);
+    if (ping == seen) {
+      if (mode == 2) futex_wait(page.ping, seen);
+      continue;
+    }
+    seen = ping;
+    page.pong.store(ping, std::memory_order_release);
+    if (mode == 2) futex_wake(page.pong);
+  }
+}
 
 // ----------------------------------------------------------------------------------------------
 // The child: echoes until the parent closes.
@@ -97,13 +156,38 @@ void serve_channel(seam::session& session, seam::channel& channel) {
   }
 }
 
+// Acknowledges every `stream_batch` messages with one.
+void serve_stream(seam::channel& channel) {
+  seam::message m;
+  std::error_code ec;
+  std::uint64_t count = 0;
+  while (channel.receive(m, seam::channel::forever, ec)) {
+    if (++count % stream_batch == 0) channel.send(m.bytes, {}, {}, io_timeout, ec);
+    if (ec) break;
+  }
+}
+
 int run_child(const std::string& app, int uds) {
   try {
     auto session = seam::session::connect(app, 10s);
     auto channel = session.accept_channel(10s);
+    auto ring = session.accept_channel(10s);
+    auto ring_spin = session.accept_channel(10s);
+    auto ring_stream = session.accept_channel(10s);
+    auto ring_stream_sleep = session.accept_channel(10s);
     std::thread uds_thread(serve_uds, uds);
+    std::thread raw_thread(serve_raw, std::ref(*g_raw));
+    std::thread ring_thread(serve_channel, std::ref(session), std::ref(ring));
+    std::thread spin_thread(serve_channel, std::ref(session), std::ref(ring_spin));
+    std::thread stream_thread(serve_stream, std::ref(ring_stream));
+    std::thread stream_sleep_thread(serve_stream, std::ref(ring_stream_sleep));
     serve_channel(session, channel);
     uds_thread.join();
+    raw_thread.join();
+    ring_thread.join();
+    spin_thread.join();
+    stream_thread.join();
+    stream_sleep_thread.join();
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "channel_bench child: %s\n", e.what());
@@ -119,19 +203,71 @@ void set_round_trip_counters(benchmark::State& state, std::size_t payload) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(payload));
 }
 
-void rtt_seam(benchmark::State& state, std::size_t size) {
+void rtt_channel(benchmark::State& state, seam::channel* channel, std::size_t size) {
   std::vector<std::byte> payload(size, std::byte{0x5a});
   seam::message reply;
   std::error_code ec;
   for (auto _ : state) {
-    g_channel->send(payload, {}, {}, io_timeout, ec);
-    if (ec || !g_channel->receive(reply, seam::channel::forever, ec) ||
+    channel->send(payload, {}, {}, io_timeout, ec);
+    if (ec || !channel->receive(reply, seam::channel::forever, ec) ||
         reply.bytes.size() != size) {
       state.SkipWithError(ec ? ec.message().c_str() : "short echo");
       break;
     }
   }
   set_round_trip_counters(state, 2 * size);
+}
+
+void rtt_seam(benchmark::State& state, std::size_t size) { rtt_channel(state, g_channel, size); }
+void rtt_ring(benchmark::State& state, std::size_t size) { rtt_channel(state, g_ring, size); }
+void rtt_ring_spin(benchmark::State& state, std::size_t size) {
+  rtt_channel(state, g_ring_spin, size);
+}
+
+void stream_ring(benchmark::State& state, seam::channel* channel, std::size_t size) {
+  std::vector<std::byte> payload(size, std::byte{0x5a});
+  seam::message ack;
+  std::error_code ec;
+  for (auto _ : state) {
+    for (std::uint64_t i = 0; i < stream_batch && !ec; ++i) {
+      channel->send(payload, {}, {}, io_timeout, ec);
+    }
+    if (ec || !channel->receive(ack, seam::channel::forever, ec)) {
+      state.SkipWithError(ec.message().c_str());
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(stream_batch));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(stream_batch * size));
+}
+
+void stream_ring_spin(benchmark::State& state, std::size_t size) {
+  stream_ring(state, g_ring_stream, size);
+}
+void stream_ring_sleep(benchmark::State& state, std::size_t size) {
+  stream_ring(state, g_ring_stream_sleep, size);
+}
+
+// The bare ping-pong; `mode` 1 spins, 2 sleeps on futexes.
+void rtt_raw(benchmark::State& state, std::uint32_t mode) {
+  raw_page& page = *g_raw;
+  page.mode.store(mode);
+  futex_wake(page.mode);
+  std::uint32_t ping = page.ping.load();
+  for (auto _ : state) {
+    page.ping.store(++ping, std::memory_order_release);
+    if (mode == 2) {
+      futex_wake(page.ping);
+      while (page.pong.load(std::memory_order_acquire) != ping) futex_wait(page.pong, ping - 1);
+    } else {
+      while (page.pong.load(std::memory_order_acquire) != ping) {
+        __builtin_ia32_pause();
+      }
+    }
+  }
+  page.mode.store(0);
+  futex_wake(page.ping);
+  set_round_trip_counters(state, 2 * 4);
 }
 
 void rtt_uds(benchmark::State& state, std::size_t size) {
@@ -194,6 +330,16 @@ std::string bench_name(const char* prefix, std::size_t size) {
 }
 
 void register_benchmarks() {
+  benchmark::RegisterBenchmark("rtt/raw_spin/64", rtt_raw, 1)->UseRealTime();
+  benchmark::RegisterBenchmark("rtt/raw_futex/64", rtt_raw, 2)->UseRealTime();
+  benchmark::RegisterBenchmark("stream/ring_spin/64", stream_ring_spin, 64)->UseRealTime();
+  benchmark::RegisterBenchmark("stream/ring/64", stream_ring_sleep, 64)->UseRealTime();
+  for (std::size_t size : {std::size_t{64}, std::size_t{4096}}) {
+    benchmark::RegisterBenchmark(bench_name("rtt/ring/", size).c_str(), rtt_ring, size)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(bench_name("rtt/ring_spin/", size).c_str(), rtt_ring_spin, size)
+        ->UseRealTime();
+  }
   for (std::size_t size : message_sizes) {
     benchmark::RegisterBenchmark(bench_name("rtt/seam/", size).c_str(), rtt_seam, size)
         ->UseRealTime();
@@ -219,6 +365,13 @@ int main(int argc, char** argv) {
     std::perror("socketpair");
     return 1;
   }
+  void* raw = ::mmap(nullptr, sizeof(raw_page), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                     -1, 0);
+  if (raw == MAP_FAILED) {
+    std::perror("mmap");
+    return 1;
+  }
+  g_raw = ::new (raw) raw_page{};
   // Listening before the fork: the child's connect cannot arrive too early.
   std::optional<seam::session_server> server;
   server.emplace(app);
@@ -244,13 +397,30 @@ int main(int argc, char** argv) {
     auto session = server->accept(10s);
     server.reset();
     auto channel = session.open_channel();
+    auto ring = session.open_channel(seam::transport::ring);
+    seam::channel_options spinning{.transport = seam::transport::ring};
+    spinning.spin = long_spin;
+    auto ring_spin = session.open_channel(spinning);
+    auto ring_stream = session.open_channel(spinning);
+    auto ring_stream_sleep = session.open_channel(seam::transport::ring);
     g_session = &session;
     g_channel = &channel;
+    g_ring = &ring;
+    g_ring_spin = &ring_spin;
+    g_ring_stream = &ring_stream;
+    g_ring_stream_sleep = &ring_stream_sleep;
     register_benchmarks();
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     // Closing the channel and the socketpair is the child's signal to stop.
     channel.close();
+    ring.close();
+    ring_spin.close();
+    ring_stream.close();
+    ring_stream_sleep.close();
+    g_raw->mode.store(3);
+    futex_wake(g_raw->mode);
+    futex_wake(g_raw->ping);
     g_channel = nullptr;
     g_session = nullptr;
   } catch (const std::exception& e) {

@@ -1,11 +1,12 @@
 // Fuzzes the framing that every session and channel packet goes through (`decode_frame`), then
-// the session's checks on a decoded frame: control messages (`check_control`) and the
-// handshake (`decode_hello`).
+// the session protocol's decoders on a decoded frame: control messages (`decode_control`), the
+// handshake (`decode_hello`) and refusals (`decode_refuse`).
 //
-// After each check accepts, the frame is used the way the session uses it (the fd that
-// `session_core::dispatch` and `open_peer` take, the handles a release names, the body a hello
-// carries), and what the check promised is checked independently. So a check that lets a bad
-// shape through ends in an ASan report or a failed SEAM_FUZZ_CHECK, not in silence.
+// What each decoder accepts is checked against what it promises (the fds, setup bytes and
+// handles of a control message, the body of a hello), reading every byte it hands out, and is
+// then encoded again with the protocol module's encoder for that kind: the packet must come out
+// identical. So a decoder that lets a bad shape through, or disagrees with its encoder, ends in
+// an ASan report or a failed SEAM_FUZZ_CHECK, not in silence.
 //
 // Input: one byte for the number of descriptors that came with the packet, then the packet.
 // The packet is the tail of libFuzzer's own buffer, so a read past it is a heap overflow.
@@ -15,11 +16,12 @@
 #include <cstring>
 #include <span>
 #include <system_error>
+#include <vector>
 
-#include "fuzz/fuzz_input.hpp"
-#include "seam/arena/error.hpp"
+#include "fuzz_input.hpp"
+#include "seam/session/error.hpp"
 #include "session/detail/protocol.hpp"
-#include "session/detail/wire.hpp"
+#include "seam/session/wire.hpp"
 
 namespace {
 
@@ -49,26 +51,61 @@ void check_decoded(std::span<const std::byte> packet, std::size_t fds, const fra
   if (!f.bytes.empty()) SEAM_FUZZ_CHECK(std::memcmp(f.bytes.data(), at, f.bytes.size()) == 0);
 }
 
-// What `session_core::dispatch` does with a control message `check_control` accepted.
-void use_control(const frame& f) {
-  switch (f.kind) {
-    case frame_kind::channel:
-    case frame_kind::share:
-      // dispatch takes fds[0] (a channel end, or an arena to map) and nothing else.
-      SEAM_FUZZ_CHECK(f.fds[0].get() == -1);  // the fuzzer's stand-ins are all empty
-      SEAM_FUZZ_CHECK(f.fds.size() == 1 && f.handles.empty() && f.bytes.empty());
-      return;
-    case frame_kind::release: {
-      // dispatch looks up every handle in its lend table.
-      std::uint64_t sum = 0;
-      for (const handle_t& h : f.handles) sum += seam::fuzz::touch(&h, sizeof h);
-      SEAM_FUZZ_CHECK(!f.handles.empty() && f.fds.empty() && f.bytes.empty());
-      static_cast<void>(sum);
-      return;
-    }
-    default:
-      SEAM_FUZZ_CHECK(!"check_control accepted a kind the session does not handle");
+// The bytes `p` would put on the wire (without its fds): header, handles, bytes.
+std::vector<std::byte> wire_bytes(const seam::detail::packet& p) {
+  const frame_header header{static_cast<std::uint32_t>(p.kind),
+                            static_cast<std::uint32_t>(p.handles.size()),
+                            static_cast<std::uint32_t>(p.bytes.size()),
+                            static_cast<std::uint32_t>(p.fds.size())};
+  std::vector<std::byte> out(sizeof header + p.handles.size() * sizeof(handle_t) + p.bytes.size());
+  std::memcpy(out.data(), &header, sizeof header);
+  if (!p.handles.empty()) {
+    std::memcpy(out.data() + sizeof header, p.handles.data(), p.handles.size() * sizeof(handle_t));
   }
+  if (!p.bytes.empty()) {
+    std::memcpy(out.data() + sizeof header + p.handles.size() * sizeof(handle_t), p.bytes.data(),
+                p.bytes.size());
+  }
+  return out;
+}
+
+// What `decode_control` promises about a control message it accepts, and that the message's
+// encoder gives back the very packet.
+void check_control(std::span<const std::byte> packet, frame f) {
+  const std::size_t fds = f.fds.size();
+  seam::detail::control c;
+  if (seam::detail::decode_control(f, c)) return;
+  SEAM_FUZZ_CHECK(c.kind == f.kind);
+  SEAM_FUZZ_CHECK(c.fds.size() == fds);
+  for (const auto& fd : c.fds) SEAM_FUZZ_CHECK(fd.get() == -1);  // the fuzzer's stand-ins
+  std::uint64_t sum = 0;
+  for (const handle_t& h : c.handles) sum += seam::fuzz::touch(&h, sizeof h);
+  if (!c.setup.empty()) sum += seam::fuzz::touch(c.setup.data(), c.setup.size());
+  static_cast<void>(sum);
+  const std::vector<int> raw(fds, -1);
+  seam::detail::packet again;
+  switch (c.kind) {
+    case frame_kind::channel:
+      SEAM_FUZZ_CHECK(!c.fds.empty() && c.fds.size() <= seam::detail::max_fds);
+      SEAM_FUZZ_CHECK(!c.setup.empty() && c.setup.size() <= seam::detail::max_channel_setup);
+      SEAM_FUZZ_CHECK(c.handles.empty());
+      again = seam::detail::encode_channel(c.setup, raw);
+      break;
+    case frame_kind::share:
+      SEAM_FUZZ_CHECK(c.fds.size() == 1 && c.setup.empty() && c.handles.empty());
+      again = seam::detail::encode_share(-1);
+      break;
+    case frame_kind::release:
+      SEAM_FUZZ_CHECK(c.fds.empty() && c.setup.empty() && !c.handles.empty());
+      SEAM_FUZZ_CHECK(c.handles.size() <= seam::detail::max_release_handles);
+      again = seam::detail::encode_release(c.handles);
+      break;
+    default:
+      SEAM_FUZZ_CHECK(!"decode_control accepted a kind the session does not handle");
+  }
+  const auto bytes = wire_bytes(again);
+  SEAM_FUZZ_CHECK(bytes.size() == packet.size());
+  SEAM_FUZZ_CHECK(std::memcmp(bytes.data(), packet.data(), bytes.size()) == 0);
 }
 
 // What the handshake (`open_peer` in session/server.cpp) does with a hello or welcome.
@@ -87,6 +124,23 @@ void check_hello(const frame& f, frame_kind expected) {
   SEAM_FUZZ_CHECK((body.version == seam::detail::protocol_version) == !ec);
   if (!ec) SEAM_FUZZ_CHECK(f.fds[0].get() == -1);  // open_peer maps fds[0]
   SEAM_FUZZ_CHECK(f.fds.size() == 1);
+  if (!ec) {
+    // The encoder of the same hello gives back the same bytes.
+    const auto again = wire_bytes(seam::detail::encode_hello(expected, body.pid, body.arena_id, -1));
+    SEAM_FUZZ_CHECK(again.size() == sizeof(frame_header) + f.bytes.size());
+    SEAM_FUZZ_CHECK(std::memcmp(again.data() + sizeof(frame_header), f.bytes.data(),
+                                f.bytes.size()) == 0);
+  }
+}
+
+// A refusal always decodes to one of the two reasons a client reports.
+void check_refuse(const frame& f) {
+  const std::error_code ec = seam::detail::decode_refuse(f);
+  SEAM_FUZZ_CHECK(ec == seam::errc::refused || ec == seam::errc::version_mismatch);
+  if (ec == seam::errc::version_mismatch) {
+    const auto again = wire_bytes(seam::detail::encode_refuse(seam::errc::version_mismatch));
+    SEAM_FUZZ_CHECK(f.bytes.size() == again.size() - sizeof(frame_header));
+  }
 }
 
 }  // namespace
@@ -106,8 +160,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // receive_frame owns the descriptors that came with the packet; empty stand-ins will do.
   f.fds.resize(fds);
 
-  if (!seam::detail::check_control(f)) use_control(f);
   check_hello(f, frame_kind::hello);
   check_hello(f, frame_kind::welcome);
+  check_refuse(f);
+  check_control(packet, std::move(f));
   return 0;
 }

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "arena/detail/layout.hpp"
-#include "fuzz/fuzz_input.hpp"
+#include "fuzz_input.hpp"
 #include "seam/arena/arena.hpp"
 #include "seam/arena/arena_view.hpp"
 

@@ -20,10 +20,11 @@
 
 #include "arena/detail/directory.hpp"
 #include "arena/detail/layout.hpp"
-#include "channel/detail/segments.hpp"
+#include "capnp/detail/segments.hpp"
+#include "channel/detail/ring.hpp"
 #include "session/detail/protocol.hpp"
 #include "seam/arena/type_fingerprint.hpp"
-#include "session/detail/wire.hpp"
+#include "seam/session/wire.hpp"
 
 namespace {
 
@@ -69,13 +70,14 @@ void frame_seeds(const fs::path& dir) {
   write(dir, "hello", packet(1, frame_kind::hello, 0, sizeof hello, 1).put(hello));
   write(dir, "welcome", packet(1, frame_kind::welcome, 0, sizeof hello, 1).put(hello));
   auto newer = hello;
-  newer.version = 2;
-  write(dir, "hello_version_2", packet(1, frame_kind::hello, 0, sizeof newer, 1).put(newer));
+  newer.version = seam::detail::protocol_version + 1;
+  write(dir, "hello_newer_version", packet(1, frame_kind::hello, 0, sizeof newer, 1).put(newer));
   auto alien = hello;
   alien.magic = 0;
   write(dir, "hello_bad_magic", packet(1, frame_kind::hello, 0, sizeof alien, 1).put(alien));
   write(dir, "hello_short_body", packet(1, frame_kind::hello, 0, 8, 1).put(hello.magic));
-  write(dir, "channel", packet(1, frame_kind::channel, 0, 0, 1));
+  write(dir, "channel", packet(1, frame_kind::channel, 0, 1, 1).put(std::uint8_t{1}));
+  write(dir, "channel_without_setup", packet(1, frame_kind::channel, 0, 0, 1));
   write(dir, "share_without_fd", packet(0, frame_kind::share, 0, 0, 0));
   const seam::handle<std::byte> lent[2] = {{7, 4096}, {7, 8192}};
   write(dir, "release", packet(0, frame_kind::release, 2, 0, 0).put(lent));
@@ -385,6 +387,26 @@ void directory_seeds(const fs::path& dir) {
 
 }  // namespace
 
+// --- ring_fuzzer: log2 size - 12, head, mode, tail (offset from head), the ring's bytes -------
+
+bytes ring_seed(std::uint64_t head, std::uint64_t tail_offset, std::uint32_t size,
+                std::uint32_t handles, std::uint32_t fds) {
+  bytes b;
+  b.put(std::uint8_t{0}).put(head).put(std::uint8_t{1}).put(tail_offset);
+  b.put(seam::detail::record_header{seam::detail::record_header::magic_value, size, handles, fds});
+  for (std::uint32_t i = 0; i < handles; ++i) b.put(seam::handle<std::byte>{7, 4096 + 64 * i});
+  for (std::uint32_t i = 0; i < size; ++i) b.put(static_cast<std::uint8_t>(i));
+  return b;
+}
+
+void ring_seeds(const fs::path& dir) {
+  write(dir, "one_message", ring_seed(0, 24, 8, 0, 0));
+  write(dir, "handles_and_fds", ring_seed(64, 64, 13, 2, 1));
+  write(dir, "wraps_around", ring_seed(4096 - 8, 40, 20, 0, 0));
+  write(dir, "longer_than_published", ring_seed(0, 16, 100, 0, 0));
+  write(dir, "tail_past_ring", ring_seed(0, 4096 + 8, 8, 0, 0));
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s <corpus-dir>\n", argv[0]);
@@ -396,5 +418,6 @@ int main(int argc, char** argv) {
   segments_seeds(root / "segments_fuzzer");
   header_seeds(root / "arena_header_fuzzer");
   directory_seeds(root / "directory_fuzzer");
+  ring_seeds(root / "ring_fuzzer");
   return 0;
 }

@@ -9,10 +9,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "seam/arena/error.hpp"
-#include "seam/session/session.hpp"
 #include "session/detail/protocol.hpp"
 #include "session/detail/session_core.hpp"
+#include "seam/session/error.hpp"
+#include "seam/session/session.hpp"
 
 namespace seam {
 namespace {
@@ -37,19 +37,17 @@ std::error_code make_address(std::string_view app, uid_t uid, sockaddr_un& addr,
   return {};
 }
 
-std::span<const std::byte> bytes_of(const auto& value) {
-  return std::as_bytes(std::span(&value, 1));
-}
-
 std::chrono::milliseconds left_until(clock::time_point deadline) {
   return std::max(std::chrono::milliseconds(1),
                   std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
 }
 
-void send_refusal(int fd, errc why) {
-  const auto code = static_cast<std::uint32_t>(why);
-  detail::send_frame(fd, detail::frame_kind::refuse, {}, bytes_of(code), {},
-                     std::chrono::milliseconds(100));
+void send_refusal(int fd, session_errc why) {
+  try {
+    detail::send_packet(fd, detail::encode_refuse(why), std::chrono::milliseconds(100));
+  } catch (const std::bad_alloc&) {
+    // The client sees the connection closed instead.
+  }
 }
 
 // Sends our hello/welcome: version, pid and our arena's read-only fd.
@@ -58,10 +56,13 @@ std::error_code send_hello(int fd, detail::frame_kind kind, const arena& own,
   std::error_code ec;
   unique_fd shared = own.share(ec);
   if (ec) return ec;
-  const detail::hello_body body{detail::hello_magic, detail::protocol_version,
-                                static_cast<std::uint32_t>(::getpid()), own.id()};
-  const int raw = shared.get();
-  return detail::send_frame(fd, kind, {}, bytes_of(body), {&raw, 1}, timeout);
+  try {
+    return detail::send_packet(
+        fd, detail::encode_hello(kind, static_cast<std::uint32_t>(::getpid()), own.id(), shared.get()),
+        timeout);
+  } catch (const std::bad_alloc&) {
+    return std::make_error_code(std::errc::not_enough_memory);
+  }
 }
 
 // Checks the peer's hello/welcome and maps its arena.
@@ -149,10 +150,7 @@ session session::connect(std::string_view app, duration timeout, const session_o
   if (ec == errc::would_block) ec = errc::timed_out;
   if (ec) return {};
   if (f.kind == detail::frame_kind::refuse) {
-    std::uint32_t why = 0;
-    if (f.bytes.size() == sizeof why) std::memcpy(&why, f.bytes.data(), sizeof why);
-    ec = why == static_cast<std::uint32_t>(errc::version_mismatch) ? errc::version_mismatch
-                                                                     : errc::refused;
+    ec = detail::decode_refuse(f);
     return {};
   }
   if (sent) return ec = sent, session{};

@@ -1,7 +1,7 @@
 #include "seam/session/session.hpp"
 
-#include "seam/arena/error.hpp"
 #include "session/detail/session_core.hpp"
+#include "seam/session/error.hpp"
 
 namespace seam {
 
@@ -43,16 +43,57 @@ uid_t session::peer_uid() const noexcept {
   return m_core ? m_core->peer_uid() : static_cast<uid_t>(-1);
 }
 seam::arena& session::arena() const noexcept { return m_core->arena(); }
-void session::share(seam::arena& a) { core_of(m_core).share(a); }
-channel session::open_channel() { return core_of(m_core).open_channel(); }
-channel session::accept_channel(duration timeout) {
-  return core_of(m_core).accept_channel(timeout);
+void session::share(seam::arena& a) {
+  throw_if(core_of(m_core).share(a), "seam::session::share");
+}
+void session::share(seam::arena& a, std::error_code& ec) noexcept {
+  ec = m_core ? m_core->share(a) : std::error_code(errc::peer_closed);
+}
+
+void session::offer_channel(std::span<const std::byte> setup, std::span<const int> fds,
+                            std::error_code& ec) noexcept {
+  ec = m_core ? m_core->offer_channel(setup, fds) : std::error_code(errc::peer_closed);
+}
+
+bool session::take_channel_offer(channel_offer& out, duration timeout,
+                                 std::error_code& ec) noexcept {
+  ec = m_core ? m_core->take_channel_offer(out, timeout) : std::error_code(errc::peer_closed);
+  return !ec;
+}
+
+const void* session::resolve(handle<std::byte> h, std::size_t size, std::size_t alignment,
+                             std::error_code& ec) const noexcept {
+  if (!m_core) return ec = errc::peer_closed, nullptr;
+  return m_core->resolve(h, size, alignment, ec);
+}
+
+std::shared_ptr<void> session::watch_close(std::function<void()> hook) {
+  auto& core = core_of(m_core);
+  const std::uint64_t id = core.watch_close(std::move(hook));
+  std::weak_ptr<detail::session_core> weak = core.weak_from_this();
+  // The token's deleter removes the hook, if the session is still there.
+  return std::shared_ptr<void>(nullptr, [weak, id](void*) {
+    if (auto c = weak.lock()) c->unwatch_close(id);
+  });
+}
+
+std::shared_ptr<const void> session::keep_alive() const { return core_of(m_core).shared_from_this(); }
+
+std::function<std::error_code(const handle<std::byte>&)> session::handle_checker() const {
+  std::weak_ptr<detail::session_core> weak = core_of(m_core).weak_from_this();
+  return [weak](const handle<std::byte>& h) {
+    auto core = weak.lock();
+    if (!core) return std::error_code(errc::peer_closed);
+    std::error_code ec;
+    core->resolve(h, 1, 1, ec);
+    return ec;
+  };
 }
 std::size_t session::lent_count() const noexcept { return m_core ? m_core->lent_count() : 0; }
 
 handle<std::byte> session::lend_bytes(const void* p, std::size_t size,
-                                      std::function<void()> release) {
-  return core_of(m_core).lend(p, size, std::move(release));
+                                      std::function<void()> release, bool counted) {
+  return core_of(m_core).lend(p, size, std::move(release), counted);
 }
 
 std::shared_ptr<const arena_view> session::peer_arena(std::uint64_t arena_id) const {
@@ -78,27 +119,33 @@ const void* session::find_named(std::string_view name, const detail::named_type&
 
 void session::unlend_bytes(handle<std::byte> h) { core_of(m_core).release_local(h); }
 
-std::shared_ptr<detail::borrow_token> session::borrow_bytes(std::uint64_t arena_id,
-                                                            std::uint64_t offset, std::size_t size,
+std::shared_ptr<detail::borrow_token> session::borrow_bytes(handle<std::byte> h, std::size_t size,
                                                             std::size_t alignment,
-                                                            const void*& object) {
-  auto& core = core_of(m_core);
-  object = peer_object(arena_id, offset, size, alignment);
-  auto token = std::make_shared<detail::borrow_token>();
-  token->core = core.weak_from_this();
-  token->lent = {arena_id, offset};
-  token->view = core.peer_view(arena_id);
-  return token;
+                                                            const void*& object,
+                                                            std::error_code& ec) noexcept {
+  if (!m_core) return ec = errc::peer_closed, nullptr;
+  object = m_core->resolve(h, size, alignment, ec);
+  if (ec) return nullptr;
+  auto view = m_core->peer_view(h.arena_id);
+  // resolve also takes handles into our own arenas: those are not borrowed.
+  if (!view) return ec = errc::unknown_arena, nullptr;
+  try {
+    auto token = std::make_shared<detail::borrow_token>();
+    token->core = m_core->weak_from_this();
+    token->lent = h;
+    token->view = std::move(view);
+    return token;
+  } catch (const std::bad_alloc&) {
+    ec = std::make_error_code(std::errc::not_enough_memory);
+    return nullptr;
+  }
 }
 
 const void* session::peer_object(std::uint64_t arena_id, std::uint64_t offset, std::size_t size,
                                  std::size_t alignment) const {
-  auto view = core_of(m_core).peer_view(arena_id);
-  if (!view) throw std::system_error(errc::unknown_arena, "seam::session::borrow");
-  const std::byte* p = view->get(handle<std::byte>{arena_id, offset}, size).data();
-  if (reinterpret_cast<std::uintptr_t>(p) % alignment != 0) {
-    throw std::system_error(errc::handle_misaligned, "seam::session::borrow");
-  }
+  std::error_code ec;
+  const void* p = core_of(m_core).resolve({arena_id, offset}, size, alignment, ec);
+  throw_if(ec, "seam::session::get");
   return p;
 }
 

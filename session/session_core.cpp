@@ -7,9 +7,8 @@
 
 #include <algorithm>
 
-#include "arena/detail/layout.hpp"
-#include "seam/arena/error.hpp"
 #include "session/detail/protocol.hpp"
+#include "seam/session/error.hpp"
 
 namespace seam::detail {
 
@@ -55,6 +54,7 @@ void session_core::wake() noexcept {
 void session_core::close(std::error_code reason) noexcept {
   std::unordered_map<handle<std::byte>, lend_entry, key_hash> lends;
   std::function<void(std::error_code)> callback;
+  std::vector<std::pair<std::uint64_t, std::function<void()>>> hooks;
   {
     std::lock_guard lock(m_mutex);
     if (!m_open) return;
@@ -63,7 +63,10 @@ void session_core::close(std::error_code reason) noexcept {
     lends.swap(m_lends);
     m_channels.clear();
     callback = std::move(m_on_close);
+    hooks.swap(m_close_hooks);
   }
+  // Transports first: their waiters wake now, as the peer's death is known.
+  for (auto& [id, hook] : hooks) hook();
   // The peer sees EOF now, whatever state its reads are in.
   ::shutdown(m_socket.get(), SHUT_RDWR);
   m_changed.notify_all();
@@ -88,6 +91,23 @@ void session_core::close(std::error_code reason) noexcept {
     m_closed = true;
   }
   m_changed.notify_all();
+}
+
+std::uint64_t session_core::watch_close(std::function<void()> hook) {
+  std::unique_lock lock(m_mutex);
+  if (!m_open) {
+    lock.unlock();
+    hook();
+    return 0;
+  }
+  const std::uint64_t id = m_next_hook++;
+  m_close_hooks.emplace_back(id, std::move(hook));
+  return id;
+}
+
+void session_core::unwatch_close(std::uint64_t id) noexcept {
+  std::lock_guard lock(m_mutex);
+  std::erase_if(m_close_hooks, [id](const auto& h) { return h.first == id; });
 }
 
 bool session_core::is_open() const {
@@ -120,71 +140,77 @@ bool session_core::wait_closed(std::chrono::milliseconds timeout) const {
   return m_changed.wait_for(lock, timeout, [&] { return m_closed; });
 }
 
-std::error_code session_core::send(frame_kind kind, std::span<const handle<std::byte>> handles,
-                                   std::span<const int> fds) noexcept {
+std::error_code session_core::send(const packet& p) noexcept {
   std::lock_guard lock(m_send_mutex);
-  return send_frame(m_socket.get(), kind, handles, {}, fds, channel::default_send_timeout);
+  return send_packet(m_socket.get(), p, std::chrono::seconds(10));
 }
 
-void session_core::share(seam::arena& a) {
+std::error_code session_core::share(seam::arena& a) noexcept {
   {
     std::lock_guard lock(m_mutex);
-    if (!m_open) throw std::system_error(errc::peer_closed, "seam::session::share");
-    if (std::find(m_lendable.begin(), m_lendable.end(), &a) != m_lendable.end()) return;
+    if (!m_open) return errc::peer_closed;
+    if (std::find(m_lendable.begin(), m_lendable.end(), &a) != m_lendable.end()) return {};
   }
-  unique_fd fd = a.share();
-  const int raw = fd.get();
-  throw_if(send(frame_kind::share, {}, {&raw, 1}), "seam::session::share");
-  std::lock_guard lock(m_mutex);
-  m_lendable.push_back(&a);
+  std::error_code ec;
+  unique_fd fd = a.share(ec);
+  if (ec) return ec;
+  try {
+    if ((ec = send(encode_share(fd.get())))) return ec;
+    std::lock_guard lock(m_mutex);
+    m_lendable.push_back(&a);
+  } catch (const std::bad_alloc&) {
+    return std::make_error_code(std::errc::not_enough_memory);
+  }
+  return {};
 }
 
-channel session_core::open_channel() {
-  unique_fd mine, theirs;
-  throw_if(make_socket_pair(mine, theirs), "seam::session::open_channel");
-  const int raw = theirs.get();
-  throw_if(send(frame_kind::channel, {}, {&raw, 1}), "seam::session::open_channel");
-  std::weak_ptr<session_core> self = weak_from_this();
-  return channel(std::move(mine), [self](const handle<std::byte>& h) {
-    auto core = self.lock();
-    return core ? core->check(h) : std::error_code(errc::peer_closed);
-  });
+std::error_code session_core::offer_channel(std::span<const std::byte> setup,
+                                            std::span<const int> fds) noexcept {
+  if (setup.empty() || setup.size() > max_channel_setup || fds.empty() || fds.size() > max_fds) {
+    return std::make_error_code(std::errc::invalid_argument);
+  }
+  if (!is_open()) return errc::peer_closed;
+  try {
+    return send(encode_channel(setup, fds));
+  } catch (const std::bad_alloc&) {
+    return std::make_error_code(std::errc::not_enough_memory);
+  }
 }
 
-channel session_core::accept_channel(std::chrono::milliseconds timeout) {
+std::error_code session_core::take_channel_offer(session::channel_offer& out,
+                                                 std::chrono::milliseconds timeout) noexcept {
   std::unique_lock lock(m_mutex);
   auto ready = [&] { return !m_channels.empty() || !m_open; };
   if (timeout.count() < 0) {
     m_changed.wait(lock, ready);
+  } else if (timeout.count() == 0) {
+    if (!ready()) return errc::would_block;
   } else if (!m_changed.wait_for(lock, timeout, ready)) {
-    throw std::system_error(errc::timed_out, "seam::session::accept_channel");
+    return errc::timed_out;
   }
-  if (m_channels.empty()) throw std::system_error(errc::peer_closed, "seam::session::accept_channel");
-  unique_fd fd = std::move(m_channels.front());
+  if (m_channels.empty()) return errc::peer_closed;
+  out = std::move(m_channels.front());
   m_channels.pop_front();
-  lock.unlock();
-  size_buffers(fd.get());
-  std::weak_ptr<session_core> self = weak_from_this();
-  return channel(std::move(fd), [self](const handle<std::byte>& h) {
-    auto core = self.lock();
-    return core ? core->check(h) : std::error_code(errc::peer_closed);
-  });
+  return {};
 }
 
 handle<std::byte> session_core::lend(const void* p, std::size_t size,
-                                     std::function<void()> release) {
+                                     std::function<void()> release, bool counted) {
   std::lock_guard lock(m_mutex);
   if (!m_open) throw std::system_error(errc::peer_closed, "seam::session::lend");
   auto it = std::find_if(m_lendable.begin(), m_lendable.end(),
                          [&](seam::arena* a) { return a->contains(p, size); });
   if (it == m_lendable.end()) throw std::system_error(errc::not_in_arena, "seam::session::lend");
-  if (m_lent.load(std::memory_order_relaxed) >= m_options.max_lends) {
+  if (counted && m_lent.load(std::memory_order_relaxed) >= m_options.max_lends) {
     throw std::system_error(errc::lend_limit, "seam::session::lend");
   }
   const handle<std::byte> h = (*it)->handle_of(static_cast<const std::byte*>(p));
   auto& entry = m_lends[h];
-  if (entry.count++ == 0) entry.release = std::move(release);
-  m_lent.fetch_add(1, std::memory_order_relaxed);
+  if (entry.count++ == 0) {
+    entry.release = std::move(release);
+    entry.counted = counted;
+  }
+  if (entry.counted) m_lent.fetch_add(1, std::memory_order_relaxed);
   return h;
 }
 
@@ -204,24 +230,40 @@ std::size_t session_core::peer_views(
   return n;
 }
 
-std::error_code session_core::check(const handle<std::byte>& h) const {
+const void* session_core::resolve(handle<std::byte> h, std::size_t size, std::size_t alignment,
+                                  std::error_code& ec) const noexcept {
   std::lock_guard lock(m_mutex);
   for (const auto& v : m_peer_views) {
-    if (v->id() == h.arena_id) {
-      std::error_code ec;
-      v->get(h, ec);
-      return ec;
+    if (v->id() != h.arena_id) continue;
+    if (size > SIZE_MAX - alignment) return ec = errc::handle_out_of_range, nullptr;
+    const std::byte* p = v->get(h, ec);
+    if (ec) return nullptr;
+    // The arena checked the first byte; the object must fit and be aligned too.
+    if (!v->contains(p, size)) return ec = errc::handle_out_of_range, nullptr;
+    if (reinterpret_cast<std::uintptr_t>(p) % alignment != 0) {
+      return ec = errc::handle_misaligned, nullptr;
     }
+    return p;
   }
-  // The peer may also hand back handles into our own arenas.
+  // The peer may also hand back handles into our own arenas: the same checks, by the arena.
   for (const seam::arena* a : m_lendable) {
-    if (a->id() == h.arena_id) {
-      // The offset is the peer's: compare it before any pointer arithmetic.
-      return h.offset >= header_bytes && h.offset < a->capacity() ? std::error_code()
-                                                          : std::error_code(errc::handle_out_of_range);
+    if (a->id() != h.arena_id) continue;
+    // The offset is the peer's: compare it before any pointer arithmetic.
+    if (h.offset >= a->capacity() || size > a->capacity() - h.offset) {
+      return ec = errc::handle_out_of_range, nullptr;
+    }
+    try {
+      const std::byte* p = a->get(h);
+      if (reinterpret_cast<std::uintptr_t>(p) % alignment != 0) {
+        return ec = errc::handle_misaligned, nullptr;
+      }
+      ec.clear();
+      return p;
+    } catch (const std::system_error& e) {
+      return ec = e.code(), nullptr;
     }
   }
-  return errc::unknown_arena;
+  return ec = errc::unknown_arena, nullptr;
 }
 
 void session_core::queue_release(handle<std::byte> h) noexcept {
@@ -246,36 +288,36 @@ std::error_code session_core::flush_releases() noexcept {
     std::lock_guard lock(m_mutex);
     batch.swap(m_releases);
   }
-  constexpr std::size_t per_packet = (max_packet - sizeof(frame_header)) / sizeof(handle<std::byte>);
-  for (std::size_t i = 0; i < batch.size(); i += per_packet) {
-    const std::size_t n = std::min(per_packet, batch.size() - i);
-    if (auto ec = send(frame_kind::release, {batch.data() + i, n}, {})) return ec;
+  for (std::size_t i = 0; i < batch.size(); i += max_release_handles) {
+    const std::size_t n = std::min(max_release_handles, batch.size() - i);
+    try {
+      if (auto ec = send(encode_release({batch.data() + i, n}))) return ec;
+    } catch (const std::bad_alloc&) {
+      return std::make_error_code(std::errc::not_enough_memory);
+    }
   }
   return {};
 }
 
 std::error_code session_core::dispatch(frame& f) {
-  if (auto ec = check_control(f)) return ec;
-  switch (f.kind) {
+  control c;
+  if (auto ec = decode_control(f, c)) return ec;
+  switch (c.kind) {
     case frame_kind::channel: {
-      int type = 0;
-      socklen_t size = sizeof type;
-      if (::getsockopt(f.fds[0].get(), SOL_SOCKET, SO_TYPE, &type, &size) != 0 ||
-          type != SOCK_SEQPACKET) {
-        return errc::protocol_error;
-      }
-      {
+      try {
         std::lock_guard lock(m_mutex);
         // A peer that opens channels nobody accepts would fill our descriptor table.
         if (m_channels.size() >= max_pending_channels) return errc::protocol_error;
-        m_channels.push_back(std::move(f.fds[0]));
+        m_channels.push_back({{c.setup.begin(), c.setup.end()}, std::move(c.fds)});
+      } catch (const std::bad_alloc&) {
+        return std::make_error_code(std::errc::not_enough_memory);
       }
       m_changed.notify_all();
       return {};
     }
     case frame_kind::share: {
       std::error_code ec;
-      auto view = std::make_shared<const arena_view>(arena_view::open(f.fds[0].get(), ec));
+      auto view = std::make_shared<const arena_view>(arena_view::open(c.fds[0].get(), ec));
       if (ec) return ec;
       std::lock_guard lock(m_mutex);
       // Each view maps a whole arena: bound what a peer can make us map.
@@ -288,7 +330,7 @@ std::error_code session_core::dispatch(frame& f) {
     }
     case frame_kind::release:
       // Releasing what was never lent (or twice) is a broken or hostile peer.
-      return release(f.handles) ? std::error_code() : std::error_code(errc::protocol_error);
+      return release(c.handles) ? std::error_code() : std::error_code(errc::protocol_error);
     default:
       return errc::protocol_error;
   }
@@ -306,7 +348,7 @@ bool session_core::release(std::span<const handle<std::byte>> handles) {
         valid = false;
         break;
       }
-      ++counted;
+      if (it->second.counted) ++counted;
       if (--it->second.count == 0) {
         released.push_back(std::move(it->second.release));
         m_lends.erase(it);

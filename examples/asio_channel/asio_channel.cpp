@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "seam/channel.hpp"
 #include "seam/session.hpp"
 
 namespace {

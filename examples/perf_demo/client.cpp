@@ -4,6 +4,7 @@
 //
 //   seam_perf_demo_client [--app NAME] [--sizes 100K,1M,10M,100M,1G] [--round-trips N]
 //                         [--json FILE] [--plot FILE.png] [--pings N]
+//                         [--transport socket|ring]
 //
 // A round trip is timed from just before the request is sent to having the root of the
 // response in hand; the check of every part's hash comes after the timer, and a mismatch fails
@@ -48,13 +49,14 @@ struct options {
   std::size_t round_trips = 20;
   std::string json, plot;
   std::size_t pings = 8;
+  seam::transport transport = seam::transport::socket;  // of the zero-copy path's channel
 };
 
 int usage() {
   std::fprintf(stderr,
                "usage: seam_perf_demo_client [--app NAME] [--sizes 100K,1M,10M,100M,1G]\n"
                "                             [--round-trips N] [--json FILE] [--plot FILE.png]\n"
-               "                             [--pings N]\n");
+               "                             [--pings N] [--transport socket|ring]\n");
   return 2;
 }
 
@@ -162,7 +164,7 @@ seam::capnp::channel copying_channel(seam::session& session) {
 
 int run(const options& opt) {
   auto session = seam::session::connect(opt.app, 10s);
-  seam::capnp::channel zero_copy(session, session.open_channel());
+  seam::capnp::channel zero_copy(session, session.open_channel(opt.transport));
   seam::capnp::channel copying = copying_channel(session);
 
   std::printf("client: connected to '%s' (server pid %d)\n", opt.app.c_str(),
@@ -234,6 +236,8 @@ int main(int argc, char** argv) {
       opt.json = value;
     } else if (arg == "--plot") {
       opt.plot = value;
+    } else if (arg == "--transport" && (value == "socket" || value == "ring")) {
+      opt.transport = value == "ring" ? seam::transport::ring : seam::transport::socket;
     } else {
       return usage();
     }

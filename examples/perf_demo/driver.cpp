@@ -3,7 +3,7 @@
 // flags below, and waits for both.
 //
 //   seam_perf_demo [--sizes 100K,1M,10M,100M,1G] [--round-trips N] [--json FILE]
-//                  [--plot FILE.png] [--app NAME] [--pings N]
+//                  [--plot FILE.png] [--app NAME] [--pings N] [--transport socket|ring]
 //
 // The two programs are found next to this one (through /proc/self/exe). The server exits when
 // the client's session closes; if it does not within a few seconds it is killed and the run
@@ -30,6 +30,7 @@ namespace {
 constexpr const char* usage_text =
     "usage: seam_perf_demo [--sizes 100K,1M,10M,100M,1G] [--round-trips N] [--json FILE]\n"
     "                      [--plot FILE.png] [--app NAME] [--pings N]\n"
+    "                      [--transport socket|ring]\n"
     "  --sizes        response sizes, K/M/G = KiB/MiB/GiB (default: all five above)\n"
     "  --round-trips  timed round trips per size and path (default 20; the copy path runs at\n"
     "                 most 5 from 100 MiB on)\n"
@@ -38,7 +39,8 @@ constexpr const char* usage_text =
     "  --app NAME     session name of the server (default seam-perf-demo)\n"
     "  --pings N      untimed tiny round trips before each timed one (default 8; 0: none),\n"
     "                 so that the check of the previous response does not leave the CPUs\n"
-    "                 cold for the next timed round trip\n";
+    "                 cold for the next timed round trip\n"
+    "  --transport    the zero-copy path's channel: socket (default) or the shared-memory ring\n";
 
 // The directory this executable lives in, where its two siblings are.
 std::string own_directory() {
@@ -116,7 +118,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     const bool known = arg == "--sizes" || arg == "--round-trips" || arg == "--json" ||
-                       arg == "--plot" || arg == "--app" || arg == "--pings";
+                       arg == "--plot" || arg == "--app" || arg == "--pings" ||
+                       arg == "--transport";
     if (!known || i + 1 >= argc) {
       std::fputs(usage_text, stderr);
       return 2;

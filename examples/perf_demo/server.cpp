@@ -80,11 +80,19 @@ class file_store {
   std::map<std::size_t, std::unique_ptr<seam::capnp::message_builder>> m_files;
 };
 
-// Answers one request on `ch`. The request's reader lives until the reply is out, so that its
-// release (a message back to the client) follows the answer instead of delaying it.
+// Answers one request on `ch`, if one is there: readiness may be spurious (a ring channel's
+// eventfd can be signalled for a message already taken). The request's reader lives until the
+// reply is out, so that its release (a message back to the client) follows the answer instead
+// of delaying it.
 void serve_one(seam::session& session, seam::capnp::channel& ch, file_store& files,
                std::size_t& served) {
-  auto request = ch.receive_request();
+  seam::capnp::incoming_request request;
+  try {
+    request = ch.receive_request(std::chrono::milliseconds(0));
+  } catch (const std::system_error& e) {
+    if (e.code() == seam::errc::would_block) return;
+    throw;
+  }
   const auto ask = request.message.root<FileRequest>();
   const std::size_t size = ask.getSize();
   if (ask.getPrepare()) {

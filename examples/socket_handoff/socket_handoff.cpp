@@ -32,6 +32,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "seam/channel.hpp"
 #include "seam/session.hpp"
 
 extern char** environ;

@@ -6,10 +6,8 @@
 
 #include "seam/arena/arena.hpp"
 #include "seam/arena/arena_view.hpp"
-#include "seam/arena/assert.hpp"
 #include "seam/arena/error.hpp"
-#include "seam/arena/handle.hpp"
 #include "seam/arena/named.hpp"
 #include "seam/arena/shm_safe.hpp"
 #include "seam/arena/type_fingerprint.hpp"
-#include "seam/arena/unique_fd.hpp"
+#include "seam/base.hpp"

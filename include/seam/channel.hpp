@@ -1,7 +1,8 @@
 #pragma once
 /// \file
-/// The channel layer: Cap'n Proto messages by handle (`seam::capnp::message_builder`,
-/// `message_reader`, `seam::capnp::channel`).
+/// The channel layer: `seam::channel` and its transports (`seam::transport`), opened with
+/// `session::open_channel` / `accept_channel`.
 
-#include "seam/channel/capnp_channel.hpp"
+#include "seam/channel/channel.hpp"
 #include "seam/channel/message.hpp"
+#include "seam/channel/transport.hpp"

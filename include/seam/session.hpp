@@ -1,7 +1,8 @@
 #pragma once
 /// \file
-/// The session layer: `seam::session_server`, `seam::session`, `seam::channel`,
-/// `seam::borrowed<T>`.
+/// The session layer: `seam::session_server`, `seam::session`, `seam::borrowed<T>`, and the
+/// session's error codes. (Channels, which sessions open, are the channel layer:
+/// `seam/channel.hpp`.)
 
-#include "seam/session/channel.hpp"
+#include "seam/session/error.hpp"
 #include "seam/session/session.hpp"

@@ -1,18 +1,26 @@
 #pragma once
-// The session protocol's messages above the wire: the handshake body and the shape of each
-// control message. Pure checks of bytes from the peer, shared by the session and the fuzzers.
+// The session protocol above the wire: one encoder and one decoder for every control message
+// (hello, welcome, refuse, channel, share, release). The session, the server, the fuzzers and
+// the tests that play a hostile peer all use these; nothing else builds or parses a control
+// packet. The decoders are pure checks of bytes from the peer.
 
 #include <cstdint>
-#include <cstring>
+#include <span>
 #include <system_error>
+#include <vector>
 
-#include "seam/arena/error.hpp"
-#include "session/detail/wire.hpp"
+#include "seam/base/handle.hpp"
+#include "seam/base/unique_fd.hpp"
+#include "seam/session/error.hpp"
+#include "seam/session/wire.hpp"
 
 namespace seam::detail {
 
 inline constexpr std::uint64_t hello_magic = 0x4e4f495353455353;  // "SSESSION"
-inline constexpr std::uint32_t protocol_version = 1;
+/// 2: a channel message carries its transport's setup bytes.
+inline constexpr std::uint32_t protocol_version = 2;
+/// Most setup bytes a channel message may carry (its transport's description).
+inline constexpr std::size_t max_channel_setup = 256;
 
 /// The body of hello and welcome packets (each also carries the sender's arena fd).
 struct hello_body {
@@ -22,34 +30,56 @@ struct hello_body {
   std::uint64_t arena_id;
 };
 
-/// Checks a hello (or welcome) and extracts its body. The fd is checked by mapping it.
-inline std::error_code decode_hello(const frame& f, frame_kind expected, hello_body& body) noexcept {
-  if (f.kind != expected || f.bytes.size() != sizeof body || f.fds.size() != 1 ||
-      !f.handles.empty()) {
-    return errc::protocol_error;
-  }
-  std::memcpy(&body, f.bytes.data(), sizeof body);
-  if (body.magic != hello_magic) return errc::protocol_error;
-  if (body.version != protocol_version) return errc::version_mismatch;
-  return {};
-}
+/// A control packet ready to send: `fds` are borrowed (the caller keeps them open).
+struct packet {
+  frame_kind kind{};
+  std::vector<handle<std::byte>> handles;
+  std::vector<std::byte> bytes;
+  std::vector<int> fds;
+};
 
-/// Checks the shape of a control message on an open session: its kind, and the fds, handles
-/// and bytes that kind carries. What the handles name is checked by the session.
-inline std::error_code check_control(const frame& f) noexcept {
-  switch (f.kind) {
-    case frame_kind::channel:
-    case frame_kind::share:
-      return f.fds.size() == 1 && f.handles.empty() && f.bytes.empty()
-                 ? std::error_code()
-                 : std::error_code(errc::protocol_error);
-    case frame_kind::release:
-      return f.fds.empty() && f.bytes.empty() && !f.handles.empty()
-                 ? std::error_code()
-                 : std::error_code(errc::protocol_error);
-    default:
-      return errc::protocol_error;
-  }
-}
+/// Sends `p` on the session socket `fd`, waiting up to `wait` for room.
+std::error_code send_packet(int fd, const packet& p, timeout wait) noexcept;
+
+// ---- encoders -------------------------------------------------------------------------------
+
+/// hello (client) or welcome (server): our version, pid and arena, whose read-only fd goes
+/// with it.
+packet encode_hello(frame_kind kind, std::uint32_t pid, std::uint64_t arena_id, int arena_fd);
+/// refuse: why the server turns the client away.
+packet encode_refuse(session_errc why);
+/// channel: a new channel, described by its transport's `setup` bytes and descriptors.
+packet encode_channel(std::span<const std::byte> setup, std::span<const int> fds);
+/// share: another arena the peer may read.
+packet encode_share(int arena_fd);
+/// release: handles the sender no longer borrows. At most `max_release_handles`.
+packet encode_release(std::span<const handle<std::byte>> handles);
+/// Most handles one release packet carries.
+inline constexpr std::size_t max_release_handles =
+    (max_packet - sizeof(frame_header)) / sizeof(handle<std::byte>);
+
+// ---- decoders -------------------------------------------------------------------------------
+
+/// Checks a hello (or welcome) and extracts its body. The fd is checked by mapping it.
+std::error_code decode_hello(const frame& f, frame_kind expected, hello_body& body) noexcept;
+/// Checks a refusal: the reason it gives (`errc::version_mismatch`, else `errc::refused`).
+std::error_code decode_refuse(const frame& f) noexcept;
+
+/// A control message on an open session, checked for shape. Refers into the frame it was
+/// decoded from (which must outlive it); `fd` is taken out of the frame.
+struct control {
+  frame_kind kind{};
+  /// channel, share: the descriptor; channel: the first of `fds`.
+  std::vector<unique_fd> fds;
+  /// channel: the transport's setup bytes.
+  std::span<const std::byte> setup;
+  /// release: the handles released (at least one).
+  std::span<const handle<std::byte>> handles;
+};
+
+/// Checks a control message's kind and the fds, handles and bytes that kind carries, and
+/// moves its descriptors into `out`. What the handles name is checked by the session, what a
+/// channel's setup says by its transport.
+std::error_code decode_control(frame& f, control& out) noexcept;
 
 }  // namespace seam::detail

@@ -18,7 +18,8 @@
 #include "seam/arena/arena.hpp"
 #include "seam/arena/arena_view.hpp"
 #include "seam/session/session.hpp"
-#include "session/detail/wire.hpp"
+#include "session/detail/protocol.hpp"
+#include "seam/session/wire.hpp"
 
 namespace seam::detail {
 
@@ -45,12 +46,18 @@ class session_core : public std::enable_shared_from_this<session_core> {
   bool is_open() const;
   std::error_code reason() const;
   void on_close(std::function<void(std::error_code)> callback);
+  /// Adds a hook that `close` calls (at once if closed); returns its id for `unwatch_close`.
+  std::uint64_t watch_close(std::function<void()> hook);
+  void unwatch_close(std::uint64_t id) noexcept;
   bool wait_closed(std::chrono::milliseconds timeout) const;
 
-  void share(seam::arena& a);
-  channel open_channel();
-  channel accept_channel(std::chrono::milliseconds timeout);
-  handle<std::byte> lend(const void* p, std::size_t size, std::function<void()> release);
+  std::error_code share(seam::arena& a) noexcept;
+  std::error_code offer_channel(std::span<const std::byte> setup, std::span<const int> fds) noexcept;
+  std::error_code take_channel_offer(session::channel_offer& out,
+                                     std::chrono::milliseconds timeout) noexcept;
+  /// `counted`: false for a transport's own memory, which `lent_count` and `max_lends` ignore.
+  handle<std::byte> lend(const void* p, std::size_t size, std::function<void()> release,
+                         bool counted = true);
   std::size_t lent_count() const noexcept { return m_lent.load(std::memory_order_relaxed); }
   /// The peer's arena `arena_id`, or null.
   std::shared_ptr<const arena_view> peer_view(std::uint64_t arena_id) const;
@@ -61,8 +68,9 @@ class session_core : public std::enable_shared_from_this<session_core> {
   void release_local(handle<std::byte> h);
   /// Remembers that `h` is no longer borrowed; the session thread tells the peer soon.
   void queue_release(handle<std::byte> h) noexcept;
-  /// Checks a handle received on a channel of this session.
-  std::error_code check(const handle<std::byte>& h) const;
+  /// The one check from a handle the peer sent to a pointer (see `session::resolve`).
+  const void* resolve(handle<std::byte> h, std::size_t size, std::size_t alignment,
+                      std::error_code& ec) const noexcept;
 
   seam::arena& arena() const noexcept { return *m_arena; }
   pid_t peer_pid() const noexcept { return m_peer_pid; }
@@ -72,6 +80,7 @@ class session_core : public std::enable_shared_from_this<session_core> {
   struct lend_entry {
     std::size_t count = 0;
     std::function<void()> release;
+    bool counted = true;
   };
   struct key_hash {
     std::size_t operator()(const handle<std::byte>& h) const noexcept {
@@ -84,8 +93,7 @@ class session_core : public std::enable_shared_from_this<session_core> {
   /// Releases one lend of each handle; false if one was never lent.
   bool release(std::span<const handle<std::byte>> handles);
   std::error_code flush_releases() noexcept;
-  std::error_code send(frame_kind kind, std::span<const handle<std::byte>> handles,
-                       std::span<const int> fds) noexcept;
+  std::error_code send(const packet& p) noexcept;
   void wake() noexcept;
 
   const unique_fd m_socket;
@@ -102,11 +110,13 @@ class session_core : public std::enable_shared_from_this<session_core> {
   bool m_stop = false;
   std::error_code m_reason;
   std::function<void(std::error_code)> m_on_close;
+  std::vector<std::pair<std::uint64_t, std::function<void()>>> m_close_hooks;
+  std::uint64_t m_next_hook = 1;
   std::vector<std::shared_ptr<const arena_view>> m_peer_views;
   std::vector<seam::arena*> m_lendable;
   std::unordered_map<handle<std::byte>, lend_entry, key_hash> m_lends;
   std::atomic<std::size_t> m_lent{0};
-  std::deque<unique_fd> m_channels;               // opened by the peer, not yet accepted
+  std::deque<session::channel_offer> m_channels;  // opened by the peer, not yet accepted
   std::vector<handle<std::byte>> m_releases;      // ours to send
   std::mutex m_send_mutex;                        // one packet at a time on the socket
   std::thread m_thread;

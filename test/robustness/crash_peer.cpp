@@ -21,11 +21,11 @@
 #include <vector>
 
 #include "support/peer_output.hpp"
-#include "channel/file_content.hpp"
+#include "capnp/file_content.hpp"
 #include "robustness/crash_protocol.hpp"
 #include "seam/seam.hpp"
 #include "session/detail/protocol.hpp"
-#include "session/detail/wire.hpp"
+#include "seam/session/wire.hpp"
 
 namespace {
 

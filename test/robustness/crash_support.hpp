@@ -15,7 +15,7 @@
 #include <fstream>
 #include <string>
 
-#include "channel/file_content.hpp"
+#include "capnp/file_content.hpp"
 #include "robustness/crash_protocol.hpp"
 #include "seam/seam.hpp"
 #include "session/peer.hpp"

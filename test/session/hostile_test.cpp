@@ -9,8 +9,9 @@
 #include <cstring>
 #include <thread>
 
+#include "seam/channel/channel.hpp"
 #include "seam/session/session.hpp"
-#include "session/detail/wire.hpp"
+#include "seam/session/wire.hpp"
 #include "session/peer.hpp"
 
 namespace {

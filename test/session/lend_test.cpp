@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "seam/channel/channel.hpp"
 #include "seam/session/session.hpp"
 #include "session/peer.hpp"
 
@@ -82,9 +83,21 @@ TEST(LendTest, LendLimitAndForeignPointersAreClearErrors) {
   } catch (const std::system_error& e) {
     EXPECT_EQ(e.code(), seam::errc::not_in_arena);
   }
+  // The non-throwing forms say the same.
+  std::error_code ec;
+  auto* past = s.arena().make<int>(12);
+  EXPECT_FALSE(s.lend(past, ec));
+  EXPECT_EQ(ec, seam::errc::lend_limit);
+  s.arena().destroy(past);
+  EXPECT_FALSE(s.lend(&on_stack, ec));
+  EXPECT_EQ(ec, seam::errc::not_in_arena);
+  EXPECT_FALSE(s.borrow(seam::handle<int>{12345, 4096}, ec));
+  EXPECT_EQ(ec, seam::errc::unknown_arena);
   // Closing releases (destroys) what is still lent.
   s.close();
   EXPECT_EQ(s.lent_count(), 0u);
+  s.share(s.arena(), ec);
+  EXPECT_EQ(ec, seam::errc::peer_closed);
 }
 
 TEST(LendTest, CustomReleaseRunsOnceWhenTheLastLendIsReleased) {

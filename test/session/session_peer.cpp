@@ -145,6 +145,24 @@ int read_shared(seam::session& s) {
   return 0;
 }
 
+// Accepts one channel (of any transport) and sends back every message as it came (bytes, fds,
+// handles) until one says "done"; then says "echoed".
+int echo(seam::session& s) {
+  auto ch = s.accept_channel(10s);
+  say("accepted");
+  for (;;) {
+    auto m = ch.receive(30s);
+    if (m.text() == "done") break;
+    std::vector<int> fds;
+    for (const auto& fd : m.fds) fds.push_back(fd.get());
+    ch.send(m.bytes, fds, m.handles);
+  }
+  ch.send("echoed");
+  // Stay until the test has read everything (it closes the session).
+  s.wait_closed(30s);
+  return 0;
+}
+
 // A server for the tests that kill the server: accepts one client, then waits.
 int serve(const char* app) {
   seam::session_server server{app};
@@ -188,6 +206,7 @@ int main(int argc, char** argv) {
     if (mode == "forge") return forge(s);
     if (mode == "wait") return s.wait_closed(60s) ? 0 : fail("never closed");
     if (mode == "read-shared") return read_shared(s);
+    if (mode == "echo") return echo(s);
     return fail("unknown mode " + mode);
   } catch (const std::exception& e) {
     return fail(e.what());

@@ -1,3 +1,4 @@
+#include "seam/channel/channel.hpp"
 #include "seam/session/session.hpp"
 
 #include <gtest/gtest.h>
@@ -8,7 +9,7 @@
 #include <future>
 
 #include "seam/containers/vector.hpp"
-#include "session/detail/wire.hpp"
+#include "seam/session/wire.hpp"
 #include "session/peer.hpp"
 
 namespace {

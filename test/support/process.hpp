@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "seam/arena/unique_fd.hpp"
+#include "seam/base/unique_fd.hpp"
 
 namespace seam::test {
 

@@ -1,14 +1,17 @@
 #pragma once
 /// \file
-/// Seam's error codes: `seam::errc` and its `std::error_category`.
+/// The arena layer's error codes: `seam::arena_errc` and its `std::error_category`
+/// ("seam.arena"), also spelled `seam::errc::…`.
 
 #include <system_error>
 
+#include "seam/base/error.hpp"
+
 namespace seam {
 
-/// Why a Seam operation failed. Used as `std::error_code{seam::errc::…}` and in
+/// Why an arena operation failed. Used as `std::error_code{seam::errc::…}` and in
 /// `std::system_error`; compare with `ec == seam::errc::arena_full`.
-enum class errc {
+enum class arena_errc {
   arena_full = 1,     ///< The arena has no room left for the request.
   forked_child,       ///< This process is a fork of the arena's owner; only the owner allocates.
   no_current_arena,   ///< Allocation with no `seam::arena_scope` active on this thread.
@@ -19,19 +22,6 @@ enum class errc {
   handle_misaligned,  ///< A handle's offset is not aligned for its type.
   bad_arena,          ///< An fd is not a Seam arena, is unsealed, or has an unknown version.
   no_root,            ///< The arena has no root object of the asked type.
-  // Sessions and channels.
-  no_such_server,     ///< No session server listens under that name.
-  server_exists,      ///< A session server with that name already listens.
-  refused,            ///< The server refused this client (its uid/gid is not allowed).
-  version_mismatch,   ///< The peer speaks another protocol version.
-  timed_out,          ///< The operation did not complete within its timeout.
-  peer_closed,        ///< The peer closed the session or channel, or died.
-  protocol_error,     ///< The peer sent bytes that are not a valid message.
-  message_too_large,  ///< A message exceeds the size limit.
-  too_many_fds,       ///< A message carries more file descriptors than the limit.
-  unknown_arena,      ///< A handle names an arena the peer never shared.
-  lend_limit,         ///< The session has as many outstanding lends as it allows.
-  would_block,        ///< Non-blocking call: nothing to do now; wait for the fd.
   // Named objects.
   name_exists,        ///< An object with that name already exists in the arena.
   type_mismatch,      ///< The named object was made as another type (fingerprint, size, alignment).
@@ -39,18 +29,20 @@ enum class errc {
   corrupt_arena,      ///< Bytes of the arena's own bookkeeping (e.g. its directory) are invalid.
 };
 
-/// The category of `seam::errc`; its name is "seam".
-const std::error_category& error_category() noexcept;
+/// Every layer's error values under one name: `seam::errc::arena_full`, `seam::errc::peer_closed`.
+namespace errc {
+using enum arena_errc;
+}  // namespace errc
 
-/// Makes `seam::errc` usable as a `std::error_code`.
-inline std::error_code make_error_code(errc e) noexcept {
-  return {static_cast<int>(e), error_category()};
+/// The category of `seam::arena_errc`; its name is "seam.arena".
+const std::error_category& arena_category() noexcept;
+
+/// Makes `seam::arena_errc` usable as a `std::error_code`.
+inline std::error_code make_error_code(arena_errc e) noexcept {
+  return {static_cast<int>(e), arena_category()};
 }
-
-/// Throws `std::system_error` for `ec` if it holds an error; `what` says what was being done.
-void throw_if(const std::error_code& ec, const char* what);
 
 }  // namespace seam
 
 template <>
-struct std::is_error_code_enum<seam::errc> : std::true_type {};
+struct std::is_error_code_enum<seam::arena_errc> : std::true_type {};

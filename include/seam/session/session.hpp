@@ -17,10 +17,17 @@
 
 #include "seam/arena/arena.hpp"
 #include "seam/arena/arena_view.hpp"
-#include "seam/arena/handle.hpp"
-#include "seam/session/channel.hpp"
+#include "seam/base/handle.hpp"
+#include "seam/base/unique_fd.hpp"
+#include "seam/session/error.hpp"
 
 namespace seam {
+
+// Defined by the channel layer (`seam/channel/channel.hpp`, target `seam::channel`), which
+// sits above this one: `session::open_channel` and `accept_channel` are implemented there.
+class channel;
+struct channel_options;
+enum class transport;
 
 namespace detail {
 class session_core;
@@ -101,12 +108,53 @@ class session {
   /// Lets the peer read `a` too (e.g. one large dataset shared by every client). `a` must
   /// outlive the session. Lends may then come from `a`.
   void share(seam::arena& a);
+  void share(seam::arena& a, std::error_code& ec) noexcept;
 
-  /// Opens a new channel to the peer, which receives it with `accept_channel`.
+  /// Opens a new channel to the peer, which receives it with `accept_channel`: by default a
+  /// `SOCK_SEQPACKET` socket; `options` choose the transport (e.g. the shared-memory ring).
+  /// Implemented by the channel layer (include `seam/channel.hpp`, link `seam::channel`).
   channel open_channel();
-  /// Waits up to `timeout` for a channel the peer opened. Throws `errc::timed_out`,
-  /// `errc::peer_closed`.
-  channel accept_channel(duration timeout = channel::forever);
+  channel open_channel(const channel_options& options);
+  /// `open_channel({.transport = t})`, e.g. `open_channel(seam::transport::ring)`.
+  channel open_channel(transport t);
+  channel open_channel(const channel_options& options, std::error_code& ec) noexcept;
+  /// Waits up to `timeout` (negative: forever) for a channel the peer opened. Throws
+  /// `errc::timed_out`, `errc::peer_closed`. Implemented by the channel layer.
+  channel accept_channel(duration timeout = duration(-1));
+  channel accept_channel(duration timeout, std::error_code& ec) noexcept;
+
+  /// For transports (the channel layer), not applications: what a new channel is made of.
+  struct channel_offer {
+    std::vector<std::byte> setup;  ///< The transport's description, from the peer: untrusted.
+    std::vector<unique_fd> fds;    ///< Its descriptors (at least one).
+  };
+  /// For transports: sends the peer a new channel, `setup` bytes (1 to 256) and `fds` (1 to 16).
+  void offer_channel(std::span<const std::byte> setup, std::span<const int> fds,
+                     std::error_code& ec) noexcept;
+  /// For transports: waits up to `timeout` (negative: forever) for a channel the peer offered.
+  /// `errc::timed_out`, `errc::would_block` (zero timeout), `errc::peer_closed`.
+  bool take_channel_offer(channel_offer& out, duration timeout, std::error_code& ec) noexcept;
+  /// The one check between a handle from the peer and a pointer: the handle names an arena
+  /// shared with this session (the peer's, or one of ours handed back), and `size` bytes at its
+  /// offset lie inside it, past its header, aligned to `alignment`. Returns the object, or
+  /// nullptr with `ec` set (`errc::unknown_arena`, `errc::handle_out_of_range`, …).
+  const void* resolve(handle<std::byte> h, std::size_t size, std::size_t alignment,
+                      std::error_code& ec) const noexcept;
+  /// For transports: calls `hook` once, from the thread that closes the session (at once if
+  /// it is closed already), until the returned token is dropped. Hooks must not block.
+  std::shared_ptr<void> watch_close(std::function<void()> hook);
+  /// For transports: keeps this session's arenas mapped (not the session open) while the
+  /// returned pointer lives, so memory of a transport can outlive the `session` object.
+  std::shared_ptr<const void> keep_alive() const;
+  /// For transports: `lend` for a transport's own memory (a ring the peer reads): the same
+  /// lifetime rules, but not counted in `lent_count()` nor against `max_lends`.
+  template <class T>
+  handle<T> lend_for_transport(T* p, std::function<void()> on_release) {
+    return lend_bytes(p, sizeof(T), std::move(on_release), false).template as<T>();
+  }
+  /// `resolve` as a function object that outlives the session (then it answers
+  /// `errc::peer_closed`): what a channel checks each received handle with.
+  std::function<std::error_code(const handle<std::byte>&)> handle_checker() const;
 
   /// Lends `*p` (an object made with `make` in this session's arena or a shared one) to the
   /// peer: the session takes ownership, keeps it alive while the peer borrows it, and destroys
@@ -122,6 +170,20 @@ class session {
   template <class T>
   handle<T> lend(T* p, std::function<void()> on_release) {
     return lend_bytes(p, sizeof(T), std::move(on_release)).template as<T>();
+  }
+  /// As `lend(p)`, reporting `errc::peer_closed`, `errc::not_in_arena` or `errc::lend_limit`
+  /// in `ec` (and returning a null handle) instead of throwing.
+  template <class T>
+  handle<T> lend(T* p, std::error_code& ec) noexcept {
+    try {
+      ec.clear();
+      return lend(p);
+    } catch (const std::system_error& e) {
+      ec = e.code();
+    } catch (const std::bad_alloc&) {
+      ec = std::make_error_code(std::errc::not_enough_memory);
+    }
+    return {};
   }
   /// The peer's arena `arena_id` as mapped here (read-only), or null if the peer never shared
   /// it. Stays mapped while the returned pointer lives.
@@ -160,6 +222,8 @@ class session {
   /// `errc::unknown_arena` or a handle error if the handle is not valid in the peer's arenas.
   template <class T>
   borrowed<const T> borrow(handle<T> h);
+  template <class T>
+  borrowed<const T> borrow(handle<T> h, std::error_code& ec) noexcept;
   /// Reads an object of the peer's arenas without the lend protocol (e.g. a dataset the peer
   /// keeps alive anyway). The pointer is valid while the session is.
   template <class T>
@@ -177,11 +241,12 @@ class session {
  private:
   friend class session_server;
   explicit session(std::shared_ptr<detail::session_core> core) noexcept;
-  handle<std::byte> lend_bytes(const void* p, std::size_t size, std::function<void()> release);
+  handle<std::byte> lend_bytes(const void* p, std::size_t size, std::function<void()> release,
+                               bool counted = true);
   void unlend_bytes(handle<std::byte> h);
-  std::shared_ptr<detail::borrow_token> borrow_bytes(std::uint64_t arena_id, std::uint64_t offset,
-                                                     std::size_t size, std::size_t alignment,
-                                                     const void*& object);
+  std::shared_ptr<detail::borrow_token> borrow_bytes(handle<std::byte> h, std::size_t size,
+                                                     std::size_t alignment, const void*& object,
+                                                     std::error_code& ec) noexcept;
   const void* peer_object(std::uint64_t arena_id, std::uint64_t offset, std::size_t size,
                           std::size_t alignment) const;
   const void* find_named(std::string_view name, const detail::named_type& type,
@@ -217,8 +282,17 @@ class borrowed {
 
 template <class T>
 borrowed<const T> session::borrow(handle<T> h) {
+  std::error_code ec;
+  borrowed<const T> b = borrow(h, ec);
+  throw_if(ec, "seam::session::borrow");
+  return b;
+}
+
+template <class T>
+borrowed<const T> session::borrow(handle<T> h, std::error_code& ec) noexcept {
   const void* object = nullptr;
-  auto token = borrow_bytes(h.arena_id, h.offset, sizeof(T), alignof(T), object);
+  auto token = borrow_bytes(h.template as<std::byte>(), sizeof(T), alignof(T), object, ec);
+  if (ec) return {};
   return borrowed<const T>(std::move(token), static_cast<const T*>(object));
 }
 
@@ -239,7 +313,7 @@ class session_server {
   /// Waits up to `timeout` for a client that passes the checks and completes the handshake.
   /// Clients that are refused or break the handshake are answered (when possible), dropped and
   /// counted in `rejected()`, and the wait goes on. Throws `errc::timed_out`.
-  session accept(duration timeout = channel::forever);
+  session accept(duration timeout = duration(-1));
   session accept(duration timeout, std::error_code& ec) noexcept;
 
   /// Connections turned away so far (wrong user, bad handshake, wrong version).

@@ -1,7 +1,11 @@
 #pragma once
-// The wire: one SOCK_SEQPACKET packet per message, a fixed header, handles, bytes, and file
-// descriptors as SCM_RIGHTS. Everything read here comes from another process and is checked
-// against what actually arrived before anyone uses it.
+/// \file
+/// The wire of sessions and of socket channels: one SOCK_SEQPACKET packet per message, a fixed
+/// header, handles, bytes, and file descriptors as SCM_RIGHTS. Everything read here comes from
+/// another process and is checked against what actually arrived before anyone uses it.
+///
+/// Part of the session layer's interface for the layers above (the channel layer's socket
+/// transport sends its messages with it); applications have no use for it.
 
 #include <chrono>
 #include <cstddef>
@@ -10,8 +14,8 @@
 #include <system_error>
 #include <vector>
 
-#include "seam/arena/handle.hpp"
-#include "seam/arena/unique_fd.hpp"
+#include "seam/base/handle.hpp"
+#include "seam/base/unique_fd.hpp"
 
 namespace seam::detail {
 

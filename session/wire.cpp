@@ -1,4 +1,4 @@
-#include "session/detail/wire.hpp"
+#include "seam/session/wire.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "seam/arena/error.hpp"
+#include "seam/session/error.hpp"
 
 namespace seam::detail {
 namespace {

@@ -1,4 +1,4 @@
-#include "seam/session/channel.hpp"
+#include "seam/channel/channel.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "seam/session/session.hpp"
-#include "session/detail/wire.hpp"
+#include "seam/session/wire.hpp"
 #include "session/peer.hpp"
 
 namespace {

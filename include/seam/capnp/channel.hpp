@@ -8,9 +8,9 @@
 #include <span>
 #include <utility>
 
-#include "seam/arena/unique_fd.hpp"
-#include "seam/channel/message.hpp"
-#include "seam/session/channel.hpp"
+#include "seam/base/unique_fd.hpp"
+#include "seam/capnp/message.hpp"
+#include "seam/channel/channel.hpp"
 #include "seam/session/session.hpp"
 
 namespace seam::capnp {
@@ -28,16 +28,17 @@ struct response {
   typename Schema::Reader root() { return message.root<Schema>(); }
 };
 
-/// Carries Cap'n Proto messages over a `seam::channel`.
+/// Carries Cap'n Proto messages over a `seam::channel`, whatever its transport.
 ///
-/// Zero copy (made from a session and one of its channels): `send` puts only the handle of the
-/// message's segment table on the wire and lends the message; the receiver reads the segments
-/// in place, read-only, after checking the table (count, bounds, alignment: it is input from
-/// another process), and releases the lend when its `message_reader` goes. A 1 GiB message
-/// costs what a 100-byte one does.
+/// By handle (made from a session and one of its channels): `send` puts only the handle of the
+/// message's segment table in the channel message and lends the message; the receiver reads the
+/// segments in place, read-only, after checking the table (count, bounds, alignment: it is
+/// input from another process), and releases the lend when its `message_reader` goes. A 1 GiB
+/// message costs what a 100-byte one does.
 ///
-/// Copying (`channel::copying` over a stream socket): the same API with Cap'n Proto's standard
-/// stream serialization, for peers that cannot map the arena, and as a baseline.
+/// By copy (made from a channel alone, e.g. `seam::channel::stream` over a stream socket, or
+/// `channel::copying`): the message's words in Cap'n Proto's standard stream serialization, for
+/// peers that cannot map the arena, and as a baseline. A receiver reads either form.
 ///
 /// Request/response: `request` sends with a fresh correlation id and waits for the response
 /// with that id; a late response to an earlier request (which timed out) is dropped and counted
@@ -49,9 +50,11 @@ class channel {
   using duration = std::chrono::milliseconds;
   static constexpr duration forever = seam::channel::forever;
 
-  /// Zero copy over `ch`, a channel of `session`.
+  /// Zero copy over `ch`, a channel of `session` (which must outlive this channel).
   channel(seam::session& session, seam::channel ch, reader_options options = {});
-  /// Copying over a connected stream socket (`AF_UNIX, SOCK_STREAM`).
+  /// Copying over `ch`: messages travel as bytes.
+  explicit channel(seam::channel ch, reader_options options = {});
+  /// Copying over a connected stream socket (`AF_UNIX, SOCK_STREAM`, or TCP).
   static channel copying(unique_fd stream_socket, reader_options options = {});
 
   channel(channel&&) noexcept = default;
@@ -79,8 +82,8 @@ class channel {
   /// Late responses dropped so far.
   std::size_t stale_responses() const noexcept { return m_stale; }
   bool zero_copy() const noexcept { return m_session != nullptr; }
-  /// The socket, for readiness (epoll/Asio).
-  int native_handle() const noexcept;
+  /// The channel's descriptor, for readiness (epoll/Asio).
+  int native_handle() const noexcept { return m_channel.native_handle(); }
 
  private:
   enum class kind : std::uint32_t { oneway = 1, request = 2, response = 3 };
@@ -89,14 +92,12 @@ class channel {
     std::uint64_t id;
     message_reader message;
   };
-  channel(unique_fd stream_socket, reader_options options);
   void send_as(kind what, std::uint64_t id, message_builder& message, std::span<const int> fds,
                duration timeout);
   envelope receive_any(duration timeout);
 
-  seam::session* m_session = nullptr;  // zero copy when set
+  seam::session* m_session = nullptr;  // lends the messages sent, when set
   seam::channel m_channel;
-  unique_fd m_stream;  // copying
   reader_options m_options;
   std::uint64_t m_next_id = 1;
   std::size_t m_stale = 0;

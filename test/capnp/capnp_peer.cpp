@@ -9,8 +9,8 @@
 #include <string>
 
 #include "support/peer_output.hpp"
-#include "channel/detail/segments.hpp"
-#include "channel/file_content.hpp"
+#include "capnp/detail/segments.hpp"
+#include "capnp/file_content.hpp"
 #include "seam/seam.hpp"
 
 namespace {

@@ -1,11 +1,11 @@
-#include "seam/channel/message.hpp"
+#include "seam/capnp/message.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
-#include "arena/detail/layout.hpp"
-#include "channel/detail/segments.hpp"
-#include "seam/arena/error.hpp"
+#include "capnp/detail/segments.hpp"
+#include "seam/session/error.hpp"
 
 namespace seam::capnp {
 
@@ -73,19 +73,54 @@ void message_reader::state::open(const reader_options& options) {
 namespace detail {
 
 std::error_code check_table(const table_header& header, std::span<const segment_ref> refs,
-                            std::size_t arena_bytes, const reader_options& options) noexcept {
+                            std::size_t arena_bytes, std::size_t first_offset,
+                            const reader_options& options) noexcept {
   if (header.count == 0 || header.count > options.max_segments || refs.size() != header.count) {
     return errc::protocol_error;
   }
   for (const auto& ref : refs) {
     if (ref.words == 0) return errc::protocol_error;
     if (ref.offset % sizeof(word) != 0) return errc::handle_misaligned;
-    // The header page holds no segment.
-    if (ref.offset < seam::detail::header_bytes || ref.offset > arena_bytes ||
+    if (ref.offset < first_offset || ref.offset > arena_bytes ||
         ref.words > (arena_bytes - ref.offset) / sizeof(word)) {
       return errc::handle_out_of_range;
     }
   }
+  return {};
+}
+
+std::error_code decode_copy(std::span<const std::byte> bytes, const reader_options& options,
+                            message_reader::state& state) noexcept {
+  std::uint32_t count_minus_one = 0;
+  if (bytes.size() < sizeof count_minus_one) return errc::protocol_error;
+  std::memcpy(&count_minus_one, bytes.data(), sizeof count_minus_one);
+  if (count_minus_one >= options.max_segments) return errc::protocol_error;
+  const std::size_t count = std::size_t{count_minus_one} + 1;
+  // The count and the sizes, padded to a whole word.
+  const std::size_t table_bytes = (1 + count + (count % 2 == 0 ? 1 : 0)) * sizeof(std::uint32_t);
+  if (bytes.size() < table_bytes) return errc::protocol_error;
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::uint32_t size;
+    std::memcpy(&size, bytes.data() + (1 + i) * sizeof size, sizeof size);
+    total += size;  // at most 2^14 sizes of 2^32: no overflow
+  }
+  if (total == 0 || total > options.max_copy_words) return errc::message_too_large;
+  if ((bytes.size() - table_bytes) != total * sizeof(word)) return errc::protocol_error;
+  try {
+    state.segment_list.clear();
+    state.segment_list.reserve(count);
+    const auto* at = reinterpret_cast<const word*>(bytes.data() + table_bytes);
+    for (std::size_t i = 0; i < count; ++i) {
+      std::uint32_t size;
+      std::memcpy(&size, bytes.data() + (1 + i) * sizeof size, sizeof size);
+      state.segment_list.push_back({at, size});
+      at += size;
+    }
+  } catch (const std::bad_alloc&) {
+    return std::make_error_code(std::errc::not_enough_memory);
+  }
+  state.words = total;
   return {};
 }
 
@@ -94,7 +129,6 @@ std::unique_ptr<message_reader::state> open_table(seam::session& session,
                                                   const reader_options& options) {
   auto s = std::make_unique<message_reader::state>();
   s->table = session.borrow(table.as<table_header>());
-  const auto view = session.peer_arena(table.arena_id);
   // Copy out of shared memory first: what is checked is what is used.
   const table_header header = *s->table;
   if (header.count == 0 || header.count > options.max_segments) {
@@ -103,11 +137,16 @@ std::unique_ptr<message_reader::state> open_table(seam::session& session,
   const auto refs_in_arena = session.get(
       handle<segment_ref>{table.arena_id, table.offset + sizeof(table_header)}, header.count);
   const std::vector<segment_ref> refs(refs_in_arena.begin(), refs_in_arena.end());
-  throw_if(check_table(header, refs, view->size(), options), "seam::capnp: bad segment table");
+  throw_if(check_table(header, refs, SIZE_MAX, sizeof(word), options),
+           "seam::capnp: bad segment table");
   s->segment_list.reserve(refs.size());
   for (const auto& ref : refs) {
-    const auto* start = reinterpret_cast<const word*>(view->base() + ref.offset);
-    s->segment_list.push_back({start, ref.words});
+    // Each segment through the session's one check (arena, bounds past its header, alignment).
+    std::error_code ec;
+    const void* start =
+        session.resolve({table.arena_id, ref.offset}, ref.words * sizeof(word), sizeof(word), ec);
+    throw_if(ec, "seam::capnp: bad segment table");
+    s->segment_list.push_back({static_cast<const word*>(start), ref.words});
     s->words += ref.words;
   }
   s->open(options);

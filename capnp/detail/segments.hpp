@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "seam/arena/arena.hpp"
+#include "seam/capnp/message.hpp"
 #include "seam/channel/message.hpp"
 #include "seam/session/session.hpp"
 
@@ -45,7 +46,7 @@ namespace seam::capnp {
 
 struct message_reader::state {
   seam::borrowed<const detail::table_header> table;  // zero copy: keeps the lend until we go
-  kj::Array<::capnp::word> copy;             // copying: the message's words
+  seam::message_bytes copy;                  // copying: the message's bytes, words inside
   std::vector<kj::ArrayPtr<const ::capnp::word>> segment_list;
   std::size_t words = 0;
   std::vector<unique_fd> fds;
@@ -60,10 +61,18 @@ struct message_reader::state {
 namespace seam::capnp::detail {
 
 /// Checks a segment table copied out of the peer's arena of `arena_bytes` bytes: a bounded,
-/// non-zero count, and each segment non-empty, 8-byte aligned and inside the arena (past its
-/// header), with no overflow. Pure: the fuzzers call it directly.
+/// non-zero count, and each segment non-empty, 8-byte aligned and inside
+/// [first_offset, arena_bytes), with no overflow. Pure: the fuzzers call it directly. (The
+/// receiver then resolves each segment through the session, which knows the arena's header.)
 std::error_code check_table(const table_header& header, std::span<const segment_ref> refs,
-                            std::size_t arena_bytes, const reader_options& options) noexcept;
+                            std::size_t arena_bytes, std::size_t first_offset,
+                            const reader_options& options) noexcept;
+
+/// Checks a copied message: `bytes` in Cap'n Proto's stream framing (segment count - 1, each
+/// size, padding to a word, the words), consistent with its length and within `options`;
+/// fills `state`'s segment list over `bytes` (which must be 8-byte aligned and outlive it).
+std::error_code decode_copy(std::span<const std::byte> bytes, const reader_options& options,
+                            message_reader::state& state) noexcept;
 
 /// Reads and checks the segment table that `table` names in the peer's arena: the table is
 /// copied out of shared memory before it is checked (the sender could change it meanwhile),

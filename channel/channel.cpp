@@ -1,17 +1,24 @@
-#include "seam/session/channel.hpp"
+#include "seam/channel/channel.hpp"
 
-#include <sys/socket.h>
-
-#include "seam/arena/error.hpp"
-#include "session/detail/wire.hpp"
+#include "channel/detail/socket_transport.hpp"
+#include "channel/detail/stream_transport.hpp"
 
 namespace seam {
 
-static_assert(channel::max_message_bytes + sizeof(detail::frame_header) == detail::max_packet);
-static_assert(channel::max_fds == detail::max_fds);
+channel::channel() noexcept = default;
+channel::channel(channel&&) noexcept = default;
+channel& channel::operator=(channel&&) noexcept = default;
+channel::~channel() = default;
 
 channel::channel(unique_fd socket, handle_checker checker)
-    : m_socket(std::move(socket)), m_checker(std::move(checker)) {}
+    : channel(std::make_unique<detail::socket_transport>(std::move(socket)), std::move(checker)) {}
+
+channel::channel(std::unique_ptr<channel_transport> transport, handle_checker checker)
+    : m_transport(std::move(transport)), m_checker(std::move(checker)) {}
+
+channel channel::stream(unique_fd socket, std::size_t max_bytes) {
+  return channel(std::make_unique<detail::stream_transport>(std::move(socket), max_bytes));
+}
 
 void channel::send(std::span<const std::byte> bytes, std::span<const int> fds,
                    std::span<const handle<std::byte>> handles, duration timeout) {
@@ -23,11 +30,21 @@ void channel::send(std::span<const std::byte> bytes, std::span<const int> fds,
 void channel::send(std::span<const std::byte> bytes, std::span<const int> fds,
                    std::span<const handle<std::byte>> handles, duration timeout,
                    std::error_code& ec) noexcept {
-  if (!m_socket || m_failed) {
+  send_parts({&bytes, 1}, fds, handles, timeout, ec);
+}
+
+void channel::send_parts(std::span<const std::span<const std::byte>> parts,
+                         std::span<const int> fds, std::span<const handle<std::byte>> handles,
+                         duration timeout, std::error_code& ec) noexcept {
+  if (!m_transport || m_failed) {
     ec = m_failed ? m_failed : std::error_code(errc::peer_closed);
     return;
   }
-  ec = detail::send_frame(m_socket.get(), detail::frame_kind::data, handles, bytes, fds, timeout);
+  if (fds.size() > max_fds) {
+    ec = errc::too_many_fds;
+    return;
+  }
+  ec = m_transport->send(parts, fds, handles, timeout);
 }
 
 message channel::receive(duration timeout) {
@@ -39,28 +56,22 @@ message channel::receive(duration timeout) {
 }
 
 bool channel::receive(message& out, duration timeout, std::error_code& ec) noexcept {
-  if (!m_socket || m_failed) {
+  if (!m_transport || m_failed) {
     ec = m_failed ? m_failed : std::error_code(errc::peer_closed);
     return false;
   }
-  if (!m_buffer) {
-    m_buffer.reset(new (std::nothrow) std::byte[detail::max_packet]);
-    if (!m_buffer) {
-      ec = std::make_error_code(std::errc::not_enough_memory);
-      return false;
-    }
-  }
-  detail::frame f;
-  ec = detail::receive_frame(m_socket.get(), f, {m_buffer.get(), detail::max_packet}, timeout);
-  if (!ec && f.kind != detail::frame_kind::data) ec = errc::protocol_error;
-  if (!ec && !f.handles.empty()) {
+  ec = m_transport->receive(out, timeout);
+  // Every handle is checked here, once, by the session that knows the peer's arenas: the
+  // message either arrives with all its handles valid or not at all.
+  if (!ec && !out.handles.empty()) {
     if (!m_checker) ec = errc::unknown_arena;
-    for (const auto& h : f.handles) {
+    for (const auto& h : out.handles) {
       if (ec) break;
       ec = m_checker(h);
     }
   }
   if (ec) {
+    out.fds.clear();
     // The peer is gone, or broke the protocol: nothing more will make sense on this channel.
     // Timeouts and our own lack of descriptors leave it open.
     // Compared as error codes (category address and value), not as conditions: no virtual
@@ -71,9 +82,6 @@ bool channel::receive(message& out, duration timeout, std::error_code& ec) noexc
     }
     return false;
   }
-  out.bytes = std::move(f.bytes);
-  out.fds = std::move(f.fds);
-  out.handles = std::move(f.handles);
   return true;
 }
 
@@ -85,13 +93,21 @@ std::optional<message> channel::try_receive() {
   throw std::system_error(ec, "seam::channel::try_receive");
 }
 
+int channel::native_handle() const noexcept {
+  return m_transport ? m_transport->native_handle() : -1;
+}
+
+std::size_t channel::message_limit() const noexcept {
+  return m_transport ? m_transport->max_message_bytes() : 0;
+}
+
 void channel::shutdown(std::error_code why) noexcept {
   if (!m_failed) m_failed = why;
-  if (m_socket) ::shutdown(m_socket.get(), SHUT_RDWR);
+  if (m_transport) m_transport->shutdown();
 }
 
 void channel::close() noexcept {
-  m_socket.reset();
+  m_transport.reset();
   m_failed.clear();
 }
 

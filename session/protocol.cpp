@@ -1,0 +1,87 @@
+#include "session/detail/protocol.hpp"
+
+#include <cstring>
+
+namespace seam::detail {
+namespace {
+
+template <class T>
+std::vector<std::byte> bytes_of(const T& value) {
+  const auto* p = reinterpret_cast<const std::byte*>(&value);
+  return {p, p + sizeof value};
+}
+
+}  // namespace
+
+std::error_code send_packet(int fd, const packet& p, timeout wait) noexcept {
+  return send_frame(fd, p.kind, p.handles, p.bytes, p.fds, wait);
+}
+
+packet encode_hello(frame_kind kind, std::uint32_t pid, std::uint64_t arena_id, int arena_fd) {
+  const hello_body body{hello_magic, protocol_version, pid, arena_id};
+  return {kind, {}, bytes_of(body), {arena_fd}};
+}
+
+packet encode_refuse(session_errc why) {
+  return {frame_kind::refuse, {}, bytes_of(static_cast<std::uint32_t>(why)), {}};
+}
+
+packet encode_channel(std::span<const std::byte> setup, std::span<const int> fds) {
+  return {frame_kind::channel, {}, {setup.begin(), setup.end()}, {fds.begin(), fds.end()}};
+}
+
+packet encode_share(int arena_fd) { return {frame_kind::share, {}, {}, {arena_fd}}; }
+
+packet encode_release(std::span<const handle<std::byte>> handles) {
+  return {frame_kind::release, {handles.begin(), handles.end()}, {}, {}};
+}
+
+std::error_code decode_hello(const frame& f, frame_kind expected, hello_body& body) noexcept {
+  if (f.kind != expected || f.bytes.size() != sizeof body || f.fds.size() != 1 ||
+      !f.handles.empty()) {
+    return errc::protocol_error;
+  }
+  std::memcpy(&body, f.bytes.data(), sizeof body);
+  if (body.magic != hello_magic) return errc::protocol_error;
+  if (body.version != protocol_version) return errc::version_mismatch;
+  return {};
+}
+
+std::error_code decode_refuse(const frame& f) noexcept {
+  std::uint32_t why = 0;
+  if (f.kind == frame_kind::refuse && f.bytes.size() == sizeof why && f.fds.empty() &&
+      f.handles.empty()) {
+    std::memcpy(&why, f.bytes.data(), sizeof why);
+  }
+  // Any other answer is a refusal too: the server hung up on us.
+  return why == static_cast<std::uint32_t>(errc::version_mismatch)
+             ? std::error_code(errc::version_mismatch)
+             : std::error_code(errc::refused);
+}
+
+std::error_code decode_control(frame& f, control& out) noexcept {
+  bool valid = false;
+  switch (f.kind) {
+    case frame_kind::channel:
+      valid = !f.fds.empty() && f.handles.empty() && !f.bytes.empty() &&
+              f.bytes.size() <= max_channel_setup;
+      break;
+    case frame_kind::share:
+      valid = f.fds.size() == 1 && f.handles.empty() && f.bytes.empty();
+      break;
+    case frame_kind::release:
+      valid = f.fds.empty() && f.bytes.empty() && !f.handles.empty();
+      break;
+    default:
+      break;
+  }
+  if (!valid) return errc::protocol_error;
+  out.kind = f.kind;
+  out.fds = std::move(f.fds);
+  f.fds.clear();
+  out.setup = f.bytes;
+  out.handles = f.handles;
+  return {};
+}
+
+}  // namespace seam::detail
