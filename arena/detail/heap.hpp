@@ -50,7 +50,7 @@ struct hook_table {
 /// - jemalloc's dirty pages (its decay: 10 s by default);
 /// - the shared cache of freed blocks from 1 KiB to 64 KiB: at most `shared_cache_limit`
 ///   (128 MiB, or a quarter of the capacity);
-/// - free huge ranges: at most `huge_blocks::dirty_limit` (64 MiB), beyond which all are punched;
+/// - free huge ranges: at most `huge_blocks::dirty_limit` (256 MiB), beyond which all are punched;
 /// - each thread's front cache of freed blocks up to 64 KiB: at most 4 MiB per thread (and
 ///   jemalloc's explicit thread cache), returned when the thread exits.
 ///

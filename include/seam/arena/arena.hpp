@@ -184,7 +184,7 @@ class arena {
   /// Returns free memory to the kernel now. Flushes the calling thread's cache for this arena
   /// first. Without it, freed memory stays resident for reuse, within bounds: jemalloc's dirty
   /// pages (10 s decay), freed blocks of 1-64 KiB kept for any thread (up to 128 MiB, or a
-  /// quarter of the capacity), freed blocks over 1 MiB (up to 64 MiB), and each thread's cache
+  /// quarter of the capacity), freed blocks over 1 MiB (up to 256 MiB), and each thread's cache
   /// (up to ~4 MiB, returned when the thread exits).
   void purge() noexcept;
   /// Returns the blocks the calling thread's cache holds for this arena to the arena. Useful
