@@ -14,8 +14,8 @@ class arena_core {
  public:
   explicit arena_core(const arena_options& options) {
     std::error_code ec;
-    if (options.capacity <= header_bytes) throw std::system_error(EINVAL, std::system_category(),
-                                                                  "seam::arena: capacity too small");
+    if (options.capacity <= header_bytes)
+      throw std::system_error(EINVAL, std::system_category(), "seam::arena: capacity too small");
     // Whole huge pages, so a view maps exactly what the owner maps.
     capacity = (options.capacity + mapping_alignment - 1) & ~(mapping_alignment - 1);
     fd = create_memfd(options.name.c_str(), capacity, ec);
@@ -87,8 +87,7 @@ void unregister_arena(arena* a) noexcept {
 
 }  // namespace
 
-arena::arena(const arena_options& options)
-    : m_core(std::make_unique<detail::arena_core>(options)) {
+arena::arena(const arena_options& options) : m_core(std::make_unique<detail::arena_core>(options)) {
   register_arena(this);
 }
 

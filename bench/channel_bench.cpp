@@ -54,8 +54,8 @@
 #include <thread>
 #include <vector>
 
-#include "seam/containers/vector.hpp"
 #include "seam/channel.hpp"
+#include "seam/containers/vector.hpp"
 #include "seam/session.hpp"
 
 namespace {
@@ -209,8 +209,7 @@ void rtt_channel(benchmark::State& state, seam::channel* channel, std::size_t si
   std::error_code ec;
   for (auto _ : state) {
     channel->send(payload, {}, {}, io_timeout, ec);
-    if (ec || !channel->receive(reply, seam::channel::forever, ec) ||
-        reply.bytes.size() != size) {
+    if (ec || !channel->receive(reply, seam::channel::forever, ec) || reply.bytes.size() != size) {
       state.SkipWithError(ec ? ec.message().c_str() : "short echo");
       break;
     }
@@ -365,8 +364,8 @@ int main(int argc, char** argv) {
     std::perror("socketpair");
     return 1;
   }
-  void* raw = ::mmap(nullptr, sizeof(raw_page), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                     -1, 0);
+  void* raw =
+      ::mmap(nullptr, sizeof(raw_page), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) {
     std::perror("mmap");
     return 1;

@@ -37,8 +37,8 @@ channel::channel(seam::channel ch, reader_options options)
 
 channel channel::copying(unique_fd stream_socket, reader_options options) {
   // The stream carries the header, the segment table and the words.
-  const std::size_t limit = sizeof(wire_header) + (options.max_segments + 2) * 4 +
-                            options.max_copy_words * sizeof(word);
+  const std::size_t limit =
+      sizeof(wire_header) + (options.max_segments + 2) * 4 + options.max_copy_words * sizeof(word);
   return channel(seam::channel::stream(std::move(stream_socket), limit), options);
 }
 
@@ -55,7 +55,8 @@ void channel::send_as(kind what, std::uint64_t id, message_builder& message,
     for (std::size_t i = 0; i < segs.size(); ++i) {
       table[i + 1] = static_cast<std::uint32_t>(segs[i].size());
     }
-    std::vector<std::span<const std::byte>> parts{bytes_of(header), std::as_bytes(std::span(table))};
+    std::vector<std::span<const std::byte>> parts{bytes_of(header),
+                                                  std::as_bytes(std::span(table))};
     for (const auto& s : segs) parts.push_back(std::as_bytes(std::span(s.begin(), s.size())));
     m_channel.send_parts(parts, fds, {}, timeout, ec);
     if (ec) fail(ec, "seam::capnp::channel::send");
@@ -63,7 +64,8 @@ void channel::send_as(kind what, std::uint64_t id, message_builder& message,
   }
   // By handle: a segment table in the arena, lent to the peer with the segments behind it.
   seam::arena& a = message.arena();
-  const std::size_t bytes = sizeof(detail::table_header) + segs.size() * sizeof(detail::segment_ref);
+  const std::size_t bytes =
+      sizeof(detail::table_header) + segs.size() * sizeof(detail::segment_ref);
   auto* table = static_cast<std::byte*>(a.allocate(bytes, 8));
   ::new (table) detail::table_header{static_cast<std::uint32_t>(segs.size()), 0};
   auto* refs = reinterpret_cast<detail::segment_ref*>(table + sizeof(detail::table_header));
@@ -74,9 +76,8 @@ void channel::send_as(kind what, std::uint64_t id, message_builder& message,
   handle<std::byte> lent;
   try {
     // The release keeps the builder's segments alive until the peer is done.
-    lent = m_session->lend(table, [owner = message.m_segments, &a, table, bytes] {
-      a.deallocate(table, bytes, 8);
-    });
+    lent = m_session->lend(
+        table, [owner = message.m_segments, &a, table, bytes] { a.deallocate(table, bytes, 8); });
   } catch (...) {
     a.deallocate(table, bytes, 8);
     throw;
@@ -117,7 +118,8 @@ channel::envelope channel::receive_any(duration timeout) {
     throw;
   }
   state->fds = std::move(m.fds);
-  if (header.kind < 1 || header.kind > 3) fail(errc::protocol_error, "seam::capnp::channel::receive");
+  if (header.kind < 1 || header.kind > 3)
+    fail(errc::protocol_error, "seam::capnp::channel::receive");
   return {static_cast<kind>(header.kind), header.id, message_reader(std::move(state))};
 }
 
@@ -127,7 +129,8 @@ void channel::send(message_builder& message, std::span<const int> fds, duration 
 
 message_reader channel::receive_message(duration timeout) {
   envelope e = receive_any(timeout);
-  if (e.what != kind::oneway) fail(errc::protocol_error, "seam::capnp::channel: expected a message");
+  if (e.what != kind::oneway)
+    fail(errc::protocol_error, "seam::capnp::channel: expected a message");
   return std::move(e.message);
 }
 
@@ -137,7 +140,8 @@ message_reader channel::request(message_builder& message, duration timeout) {
   send_as(kind::request, id, message, {}, timeout);
   for (;;) {
     const auto left = std::chrono::duration_cast<duration>(deadline - clock::now());
-    if (timeout.count() >= 0 && left.count() <= 0) fail(errc::timed_out, "seam::capnp::channel::request");
+    if (timeout.count() >= 0 && left.count() <= 0)
+      fail(errc::timed_out, "seam::capnp::channel::request");
     envelope e = receive_any(timeout.count() < 0 ? forever : left);
     if (e.what == kind::response && e.id == id) return std::move(e.message);
     if (e.what == kind::response && e.id < id) {
@@ -150,7 +154,8 @@ message_reader channel::request(message_builder& message, duration timeout) {
 
 incoming_request channel::receive_request(duration timeout) {
   envelope e = receive_any(timeout);
-  if (e.what != kind::request) fail(errc::protocol_error, "seam::capnp::channel: expected a request");
+  if (e.what != kind::request)
+    fail(errc::protocol_error, "seam::capnp::channel: expected a request");
   return {e.id, std::move(e.message)};
 }
 

@@ -61,13 +61,12 @@ void message_reader::state::open(const reader_options& options) {
   ::capnp::ReaderOptions o;
   const std::uint64_t automatic =
       words > std::numeric_limits<std::uint64_t>::max() / 8 ? words : std::uint64_t{8} * words;
-  o.traversalLimitInWords =
-      options.traversal_limit_words != 0 ? options.traversal_limit_words
-                                         : std::max<std::uint64_t>(automatic, o.traversalLimitInWords);
+  o.traversalLimitInWords = options.traversal_limit_words != 0
+                                ? options.traversal_limit_words
+                                : std::max<std::uint64_t>(automatic, o.traversalLimitInWords);
   o.nestingLimit = options.nesting_limit;
-  reader.emplace(kj::ArrayPtr<const kj::ArrayPtr<const word>>(segment_list.data(),
-                                                               segment_list.size()),
-                 o);
+  reader.emplace(
+      kj::ArrayPtr<const kj::ArrayPtr<const word>>(segment_list.data(), segment_list.size()), o);
 }
 
 namespace detail {
@@ -124,8 +123,7 @@ std::error_code decode_copy(std::span<const std::byte> bytes, const reader_optio
   return {};
 }
 
-std::unique_ptr<message_reader::state> open_table(seam::session& session,
-                                                  handle<std::byte> table,
+std::unique_ptr<message_reader::state> open_table(seam::session& session, handle<std::byte> table,
                                                   const reader_options& options) {
   auto s = std::make_unique<message_reader::state>();
   s->table = session.borrow(table.as<table_header>());

@@ -110,10 +110,10 @@ channel make_ring_channel(session& s, std::shared_ptr<detail::ring_block> own,
   wake->peer = std::move(peer);
   wake->own_event = std::move(own_event);
   auto watch = s.watch_close([wake] { wake->wake_all(); });
-  return channel(std::make_unique<detail::ring_transport>(std::move(own), std::move(wake),
-                                                          std::move(watch), std::move(aux),
-                                                          std::move(peer_event), spin),
-                 s.handle_checker());
+  return channel(
+      std::make_unique<detail::ring_transport>(std::move(own), std::move(wake), std::move(watch),
+                                               std::move(aux), std::move(peer_event), spin),
+      s.handle_checker());
 }
 
 channel open_ring(session& s, const channel_options& options, std::error_code& ec) {
@@ -125,8 +125,11 @@ channel open_ring(session& s, const channel_options& options, std::error_code& e
   if (!own_event) return ec = {errno, std::system_category()}, channel{};
   handle<detail::ring_block> lent;
   auto own = make_block(s, capacity, lent);
-  const ring_setup setup{static_cast<std::uint8_t>(setup_kind::ring), {}, capacity,
-                         static_cast<std::uint64_t>(options.spin.count()), lent.arena_id,
+  const ring_setup setup{static_cast<std::uint8_t>(setup_kind::ring),
+                         {},
+                         capacity,
+                         static_cast<std::uint64_t>(options.spin.count()),
+                         lent.arena_id,
                          lent.offset};
   const int fds[] = {theirs.get(), own_event.get()};
   s.offer_channel(bytes_of(setup), fds, ec);
@@ -172,8 +175,8 @@ channel accept_ring(session& s, session::channel_offer& offer, std::error_code& 
   if (!own_event) return ec = {errno, std::system_category()}, channel{};
   handle<detail::ring_block> lent;
   auto own = make_block(s, setup.capacity, lent);
-  const ring_setup answer{setup.kind, {}, setup.capacity, setup.spin_ns, lent.arena_id,
-                          lent.offset};
+  const ring_setup answer{setup.kind,    {},         setup.capacity, setup.spin_ns,
+                          lent.arena_id, lent.offset};
   const int event_fd = own_event.get();
   detail::size_buffers(offer.fds[0].get());
   ec = detail::send_frame(offer.fds[0].get(), detail::frame_kind::data, {}, bytes_of(answer),
@@ -183,8 +186,7 @@ channel accept_ring(session& s, session::channel_offer& offer, std::error_code& 
     return {};
   }
   return make_ring_channel(s, std::move(own), std::move(peer), std::move(offer.fds[0]),
-                           std::move(own_event), std::move(offer.fds[1]),
-                           spin_of(setup.spin_ns));
+                           std::move(own_event), std::move(offer.fds[1]), spin_of(setup.spin_ns));
 }
 
 channel open_socket(session& s, std::error_code& ec) noexcept {

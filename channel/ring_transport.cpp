@@ -47,7 +47,8 @@ std::error_code read_record(const std::byte* ring, std::uint64_t capacity, std::
   }
   std::uint64_t at = head + sizeof header;
   if (header.handles != 0) {
-    ring_read(ring, capacity, at, out.handles.data(), out.handles.size() * sizeof(handle<std::byte>));
+    ring_read(ring, capacity, at, out.handles.data(),
+              out.handles.size() * sizeof(handle<std::byte>));
     at += std::uint64_t{header.handles} * sizeof(handle<std::byte>);
   }
   if (header.bytes != 0) ring_read(ring, capacity, at, out.bytes.data(), header.bytes);
@@ -251,16 +252,16 @@ std::error_code ring_transport::receive(message& out, duration timeout) noexcept
     const std::uint64_t again = m_peer->tail.load(std::memory_order_seq_cst);
     bool in_time = true;
     if (again == m_head && !m_peer->closed.load(std::memory_order_acquire)) {
-      in_time = wait_for_change(futex_word(m_peer->tail), static_cast<std::uint32_t>(m_head),
-                                start, timeout, spun);
+      in_time = wait_for_change(futex_word(m_peer->tail), static_cast<std::uint32_t>(m_head), start,
+                                timeout, spun);
     }
     m_own->reader_waiting.store(registered ? 2 : 0, std::memory_order_relaxed);
     if (!in_time) return errc::timed_out;
   }
   record_header header;
   std::uint64_t used = 0;
-  if (auto ec = read_record(m_peer_ring, m_capacity, m_head, tail, channel::max_fds, header, out,
-                            used)) {
+  if (auto ec =
+          read_record(m_peer_ring, m_capacity, m_head, tail, channel::max_fds, header, out, used)) {
     return ec;
   }
   out.fds.clear();
@@ -276,7 +277,8 @@ std::error_code ring_transport::receive(message& out, duration timeout) noexcept
       m_peer->tail.load(std::memory_order_acquire) == m_head) {
     // Emptied: the eventfd goes quiet, unless a message came in between (then it stays set).
     drain_event(m_wake->own_event.get());
-    if (m_peer->tail.load(std::memory_order_seq_cst) != m_head) signal_event(m_wake->own_event.get());
+    if (m_peer->tail.load(std::memory_order_seq_cst) != m_head)
+      signal_event(m_wake->own_event.get());
   }
   return {};
 }

@@ -81,8 +81,8 @@ std::error_code stream_transport::send(std::span<const std::span<const std::byte
       // Once part of the message is out, the rest must follow: wait for the stall limit.
       const bool started = at > 0 || iov[0].iov_base != &total;
       const duration wait = started ? duration(stream_stall) : timeout;
-      if (auto ec = wait_ready(m_socket.get(), POLLOUT, wait,
-                               started ? clock::now() + wait : deadline)) {
+      if (auto ec =
+              wait_ready(m_socket.get(), POLLOUT, wait, started ? clock::now() + wait : deadline)) {
         return ec;
       }
       continue;

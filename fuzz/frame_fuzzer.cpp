@@ -20,8 +20,8 @@
 
 #include "fuzz_input.hpp"
 #include "seam/session/error.hpp"
-#include "session/detail/protocol.hpp"
 #include "seam/session/wire.hpp"
+#include "session/detail/protocol.hpp"
 
 namespace {
 
@@ -53,10 +53,9 @@ void check_decoded(std::span<const std::byte> packet, std::size_t fds, const fra
 
 // The bytes `p` would put on the wire (without its fds): header, handles, bytes.
 std::vector<std::byte> wire_bytes(const seam::detail::packet& p) {
-  const frame_header header{static_cast<std::uint32_t>(p.kind),
-                            static_cast<std::uint32_t>(p.handles.size()),
-                            static_cast<std::uint32_t>(p.bytes.size()),
-                            static_cast<std::uint32_t>(p.fds.size())};
+  const frame_header header{
+      static_cast<std::uint32_t>(p.kind), static_cast<std::uint32_t>(p.handles.size()),
+      static_cast<std::uint32_t>(p.bytes.size()), static_cast<std::uint32_t>(p.fds.size())};
   std::vector<std::byte> out(sizeof header + p.handles.size() * sizeof(handle_t) + p.bytes.size());
   std::memcpy(out.data(), &header, sizeof header);
   if (!p.handles.empty()) {
@@ -126,10 +125,11 @@ void check_hello(const frame& f, frame_kind expected) {
   SEAM_FUZZ_CHECK(f.fds.size() == 1);
   if (!ec) {
     // The encoder of the same hello gives back the same bytes.
-    const auto again = wire_bytes(seam::detail::encode_hello(expected, body.pid, body.arena_id, -1));
+    const auto again =
+        wire_bytes(seam::detail::encode_hello(expected, body.pid, body.arena_id, -1));
     SEAM_FUZZ_CHECK(again.size() == sizeof(frame_header) + f.bytes.size());
-    SEAM_FUZZ_CHECK(std::memcmp(again.data() + sizeof(frame_header), f.bytes.data(),
-                                f.bytes.size()) == 0);
+    SEAM_FUZZ_CHECK(
+        std::memcmp(again.data() + sizeof(frame_header), f.bytes.data(), f.bytes.size()) == 0);
   }
 }
 

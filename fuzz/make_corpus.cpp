@@ -22,9 +22,9 @@
 #include "arena/detail/layout.hpp"
 #include "capnp/detail/segments.hpp"
 #include "channel/detail/ring.hpp"
-#include "session/detail/protocol.hpp"
 #include "seam/arena/type_fingerprint.hpp"
 #include "seam/session/wire.hpp"
+#include "session/detail/protocol.hpp"
 
 namespace {
 

@@ -207,7 +207,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 std::min(words.size(), arena_bytes - seam::detail::header_bytes));
   }
 
-  const std::error_code ec = seam::capnp::detail::check_table(header, refs, arena_bytes, seam::detail::header_bytes, options);
+  const std::error_code ec = seam::capnp::detail::check_table(header, refs, arena_bytes,
+                                                              seam::detail::header_bytes, options);
   SEAM_FUZZ_CHECK(!ec == table_ok(header, refs, arena_bytes, options));
   if (ec) {
     SEAM_FUZZ_CHECK(ec == seam::errc::protocol_error || ec == seam::errc::handle_misaligned ||

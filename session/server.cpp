@@ -9,10 +9,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "session/detail/protocol.hpp"
-#include "session/detail/session_core.hpp"
 #include "seam/session/error.hpp"
 #include "seam/session/session.hpp"
+#include "session/detail/protocol.hpp"
+#include "session/detail/session_core.hpp"
 
 namespace seam {
 namespace {
@@ -58,7 +58,8 @@ std::error_code send_hello(int fd, detail::frame_kind kind, const arena& own,
   if (ec) return ec;
   try {
     return detail::send_packet(
-        fd, detail::encode_hello(kind, static_cast<std::uint32_t>(::getpid()), own.id(), shared.get()),
+        fd,
+        detail::encode_hello(kind, static_cast<std::uint32_t>(::getpid()), own.id(), shared.get()),
         timeout);
   } catch (const std::bad_alloc&) {
     return std::make_error_code(std::errc::not_enough_memory);
@@ -94,8 +95,8 @@ std::shared_ptr<detail::session_core> start_core(unique_fd socket, std::unique_p
                                                  const session_options& options,
                                                  std::error_code& ec) noexcept {
   try {
-    auto core = std::make_shared<detail::session_core>(std::move(socket), std::move(own),
-                                                       std::move(peer), cred.pid, cred.uid, options);
+    auto core = std::make_shared<detail::session_core>(
+        std::move(socket), std::move(own), std::move(peer), cred.pid, cred.uid, options);
     core->start();
     ec.clear();
     return core;
@@ -118,7 +119,8 @@ session session::connect(std::string_view app, duration timeout, const session_o
 
 session session::connect(std::string_view app, duration timeout, const session_options& options,
                          std::error_code& ec) noexcept {
-  const auto deadline = clock::now() + (timeout.count() < 0 ? std::chrono::hours(24 * 365) : timeout);
+  const auto deadline =
+      clock::now() + (timeout.count() < 0 ? std::chrono::hours(24 * 365) : timeout);
   sockaddr_un addr;
   socklen_t length;
   const uid_t uid = options.server_uid == static_cast<uid_t>(-1) ? ::geteuid() : options.server_uid;
@@ -207,13 +209,12 @@ session session_server::accept(duration timeout, std::error_code& ec) noexcept {
     ucred cred{};
     socklen_t cred_size = sizeof cred;
     if (::getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &cred, &cred_size) != 0) continue;
-    const bool same_user = m_options.allowed_uids.empty() && m_options.allowed_gids.empty() &&
-                           cred.uid == ::geteuid();
-    const bool listed =
-        std::find(m_options.allowed_uids.begin(), m_options.allowed_uids.end(), cred.uid) !=
-            m_options.allowed_uids.end() ||
-        std::find(m_options.allowed_gids.begin(), m_options.allowed_gids.end(), cred.gid) !=
-            m_options.allowed_gids.end();
+    const bool same_user =
+        m_options.allowed_uids.empty() && m_options.allowed_gids.empty() && cred.uid == ::geteuid();
+    const bool listed = std::find(m_options.allowed_uids.begin(), m_options.allowed_uids.end(),
+                                  cred.uid) != m_options.allowed_uids.end() ||
+                        std::find(m_options.allowed_gids.begin(), m_options.allowed_gids.end(),
+                                  cred.gid) != m_options.allowed_gids.end();
     if (!same_user && !listed) {
       send_refusal(conn.get(), errc::refused);
       ++m_rejected;
@@ -234,7 +235,8 @@ session session_server::accept(duration timeout, std::error_code& ec) noexcept {
       ++m_rejected;
       continue;
     }
-    return session(start_core(std::move(conn), std::move(own), std::move(peer), cred, m_options, ec));
+    return session(
+        start_core(std::move(conn), std::move(own), std::move(peer), cred, m_options, ec));
   }
 }
 

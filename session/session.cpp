@@ -1,7 +1,7 @@
 #include "seam/session/session.hpp"
 
-#include "session/detail/session_core.hpp"
 #include "seam/session/error.hpp"
+#include "session/detail/session_core.hpp"
 
 namespace seam {
 
@@ -43,9 +43,7 @@ uid_t session::peer_uid() const noexcept {
   return m_core ? m_core->peer_uid() : static_cast<uid_t>(-1);
 }
 seam::arena& session::arena() const noexcept { return m_core->arena(); }
-void session::share(seam::arena& a) {
-  throw_if(core_of(m_core).share(a), "seam::session::share");
-}
+void session::share(seam::arena& a) { throw_if(core_of(m_core).share(a), "seam::session::share"); }
 void session::share(seam::arena& a, std::error_code& ec) noexcept {
   ec = m_core ? m_core->share(a) : std::error_code(errc::peer_closed);
 }
@@ -77,7 +75,9 @@ std::shared_ptr<void> session::watch_close(std::function<void()> hook) {
   });
 }
 
-std::shared_ptr<const void> session::keep_alive() const { return core_of(m_core).shared_from_this(); }
+std::shared_ptr<const void> session::keep_alive() const {
+  return core_of(m_core).shared_from_this();
+}
 
 std::function<std::error_code(const handle<std::byte>&)> session::handle_checker() const {
   std::weak_ptr<detail::session_core> weak = core_of(m_core).weak_from_this();
@@ -101,7 +101,7 @@ std::shared_ptr<const arena_view> session::peer_arena(std::uint64_t arena_id) co
 }
 
 const void* session::find_named(std::string_view name, const detail::named_type& type,
-                               std::error_code& ec) const noexcept {
+                                std::error_code& ec) const noexcept {
   if (!m_core) {
     ec = errc::peer_closed;
     return nullptr;

@@ -7,8 +7,8 @@
 
 #include <algorithm>
 
-#include "session/detail/protocol.hpp"
 #include "seam/session/error.hpp"
+#include "session/detail/protocol.hpp"
 
 namespace seam::detail {
 
@@ -194,8 +194,8 @@ std::error_code session_core::take_channel_offer(session::channel_offer& out,
   return {};
 }
 
-handle<std::byte> session_core::lend(const void* p, std::size_t size,
-                                     std::function<void()> release, bool counted) {
+handle<std::byte> session_core::lend(const void* p, std::size_t size, std::function<void()> release,
+                                     bool counted) {
   std::lock_guard lock(m_mutex);
   if (!m_open) throw std::system_error(errc::peer_closed, "seam::session::lend");
   auto it = std::find_if(m_lendable.begin(), m_lendable.end(),

@@ -24,7 +24,8 @@ std::error_code wait_ready(int fd, short events, timeout wait,
   for (;;) {
     int ms = -1;
     if (wait.count() > 0) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
       if (left.count() <= 0) return errc::timed_out;
       ms = static_cast<int>(left.count()) + 1;
     }

@@ -30,7 +30,7 @@ inline unsigned bin_of(std::size_t size) noexcept {
   if (size <= small_max) return static_cast<unsigned>((size + 15) >> 4);
   const std::size_t x = size - 1;
   const unsigned lg = static_cast<unsigned>(std::bit_width(x)) - 1;  // 10..15
-  const auto step = static_cast<unsigned>(x >> (lg - 2)) - 4;         // 0..3
+  const auto step = static_cast<unsigned>(x >> (lg - 2)) - 4;        // 0..3
   return first_medium_bin + (lg - 10) * 4 + step;
 }
 

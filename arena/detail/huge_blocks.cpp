@@ -138,7 +138,8 @@ void huge_blocks::release(std::size_t at, std::size_t size) noexcept {
   if (m_dirty_bytes > dirty_limit) punch_dirty();
 }
 
-std::size_t huge_blocks::expand(void* p, std::size_t min_size, std::size_t preferred_size) noexcept {
+std::size_t huge_blocks::expand(void* p, std::size_t min_size,
+                                std::size_t preferred_size) noexcept {
   const auto at = static_cast<std::size_t>(static_cast<std::byte*>(p) - m_base);
   std::lock_guard lock(m_mutex);
   auto it = m_live.find(at);
@@ -242,7 +243,8 @@ void* huge_blocks::carve_for_jemalloc(std::size_t size, std::size_t alignment) n
       const std::uintptr_t addr = (base + floor - size) & ~(std::uintptr_t{alignment} - 1);
       if (addr < base + top) break;
       const std::size_t start = addr - base;
-      if (m_bounds.compare_exchange_weak(b, pack(low(b), start / page), std::memory_order_relaxed)) {
+      if (m_bounds.compare_exchange_weak(b, pack(low(b), start / page),
+                                         std::memory_order_relaxed)) {
         return m_base + start;
       }
     }

@@ -90,10 +90,10 @@ class huge_blocks {
   std::byte* m_base;
   std::size_t m_begin;
   std::size_t m_capacity_pages;
-  std::atomic<std::uint64_t> m_bounds;  // low: huge top, high: jemalloc floor (pages)
-  mutable std::mutex m_mutex;           // guards the maps and moves of the huge top
-  std::map<std::size_t, std::size_t> m_live;  // offset -> size
-  std::map<std::size_t, std::size_t> m_free;  // offset -> size of a free range (coalesced)
+  std::atomic<std::uint64_t> m_bounds;         // low: huge top, high: jemalloc floor (pages)
+  mutable std::mutex m_mutex;                  // guards the maps and moves of the huge top
+  std::map<std::size_t, std::size_t> m_live;   // offset -> size
+  std::map<std::size_t, std::size_t> m_free;   // offset -> size of a free range (coalesced)
   std::map<std::size_t, std::size_t> m_dirty;  // the parts of free ranges that hold old bytes
   std::size_t m_live_bytes = 0;
   std::size_t m_dirty_bytes = 0;

@@ -46,7 +46,7 @@ namespace seam::capnp {
 
 struct message_reader::state {
   seam::borrowed<const detail::table_header> table;  // zero copy: keeps the lend until we go
-  seam::message_bytes copy;                  // copying: the message's bytes, words inside
+  seam::message_bytes copy;                          // copying: the message's bytes, words inside
   std::vector<kj::ArrayPtr<const ::capnp::word>> segment_list;
   std::size_t words = 0;
   std::vector<unique_fd> fds;
@@ -77,8 +77,7 @@ std::error_code decode_copy(std::span<const std::byte> bytes, const reader_optio
 /// Reads and checks the segment table that `table` names in the peer's arena: the table is
 /// copied out of shared memory before it is checked (the sender could change it meanwhile),
 /// its count is bounded, and every segment must lie inside the peer's arena, 8-byte aligned.
-std::unique_ptr<message_reader::state> open_table(seam::session& session,
-                                                  handle<std::byte> table,
+std::unique_ptr<message_reader::state> open_table(seam::session& session, handle<std::byte> table,
                                                   const reader_options& options);
 
 }  // namespace seam::capnp::detail

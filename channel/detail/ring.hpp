@@ -74,7 +74,8 @@ static_assert(sizeof(record_header) == 16);
 
 /// Bytes a record takes in the ring: header, handles, bytes, rounded up to 8.
 inline std::uint64_t record_size(std::uint64_t bytes, std::uint64_t handles) noexcept {
-  return (sizeof(record_header) + handles * sizeof(handle<std::byte>) + bytes + 7) & ~std::uint64_t{7};
+  return (sizeof(record_header) + handles * sizeof(handle<std::byte>) + bytes + 7) &
+         ~std::uint64_t{7};
 }
 
 /// Copies `n` bytes out of a ring of `capacity` (a power of two) from position `at`.

@@ -34,8 +34,8 @@ class ring_transport final : public channel_transport {
                  std::chrono::nanoseconds spin) noexcept;
   ~ring_transport() override;
 
-  std::error_code send(std::span<const std::span<const std::byte>> parts,
-                       std::span<const int> fds, std::span<const handle<std::byte>> handles,
+  std::error_code send(std::span<const std::span<const std::byte>> parts, std::span<const int> fds,
+                       std::span<const handle<std::byte>> handles,
                        duration timeout) noexcept override;
   std::error_code receive(message& out, duration timeout) noexcept override;
   int native_handle() const noexcept override;
@@ -46,8 +46,8 @@ class ring_transport final : public channel_transport {
   using clock = std::chrono::steady_clock;
   // Spins, then sleeps on `word` while it holds `expected`, until `deadline_of(timeout)`.
   // Returns false once the time is up.
-  bool wait_for_change(const std::uint32_t* word, std::uint32_t expected,
-                       clock::time_point start, duration timeout, bool& spun) noexcept;
+  bool wait_for_change(const std::uint32_t* word, std::uint32_t expected, clock::time_point start,
+                       duration timeout, bool& spun) noexcept;
   std::error_code receive_fds(message& out, std::uint32_t count) noexcept;
 
   std::shared_ptr<ring_block> m_own;
@@ -60,10 +60,10 @@ class ring_transport final : public channel_transport {
   unique_fd m_aux;
   unique_fd m_peer_event;
   std::chrono::nanoseconds m_spin;
-  std::uint64_t m_tail = 0;  // ours, published in m_own->tail
-  std::uint64_t m_head = 0;  // ours, published in m_own->head
+  std::uint64_t m_tail = 0;                       // ours, published in m_own->tail
+  std::uint64_t m_head = 0;                       // ours, published in m_own->head
   mutable std::atomic<bool> m_registered{false};  // native_handle() was asked for
-  std::atomic<bool> m_shut{false};  // shut down (by either thread)
+  std::atomic<bool> m_shut{false};                // shut down (by either thread)
 };
 
 }  // namespace seam::detail

@@ -13,8 +13,8 @@ class socket_transport final : public channel_transport {
  public:
   explicit socket_transport(unique_fd socket) noexcept : m_socket(std::move(socket)) {}
 
-  std::error_code send(std::span<const std::span<const std::byte>> parts,
-                       std::span<const int> fds, std::span<const handle<std::byte>> handles,
+  std::error_code send(std::span<const std::span<const std::byte>> parts, std::span<const int> fds,
+                       std::span<const handle<std::byte>> handles,
                        duration timeout) noexcept override;
   std::error_code receive(message& out, duration timeout) noexcept override;
   int native_handle() const noexcept override { return m_socket.get(); }

@@ -12,8 +12,8 @@ class stream_transport final : public channel_transport {
   stream_transport(unique_fd socket, std::size_t max_bytes) noexcept
       : m_socket(std::move(socket)), m_max_bytes(max_bytes) {}
 
-  std::error_code send(std::span<const std::span<const std::byte>> parts,
-                       std::span<const int> fds, std::span<const handle<std::byte>> handles,
+  std::error_code send(std::span<const std::span<const std::byte>> parts, std::span<const int> fds,
+                       std::span<const handle<std::byte>> handles,
                        duration timeout) noexcept override;
   std::error_code receive(message& out, duration timeout) noexcept override;
   int native_handle() const noexcept override { return m_socket.get(); }

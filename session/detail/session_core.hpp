@@ -18,8 +18,8 @@
 #include "seam/arena/arena.hpp"
 #include "seam/arena/arena_view.hpp"
 #include "seam/session/session.hpp"
-#include "session/detail/protocol.hpp"
 #include "seam/session/wire.hpp"
+#include "session/detail/protocol.hpp"
 
 namespace seam::detail {
 
@@ -52,7 +52,8 @@ class session_core : public std::enable_shared_from_this<session_core> {
   bool wait_closed(std::chrono::milliseconds timeout) const;
 
   std::error_code share(seam::arena& a) noexcept;
-  std::error_code offer_channel(std::span<const std::byte> setup, std::span<const int> fds) noexcept;
+  std::error_code offer_channel(std::span<const std::byte> setup,
+                                std::span<const int> fds) noexcept;
   std::error_code take_channel_offer(session::channel_offer& out,
                                      std::chrono::milliseconds timeout) noexcept;
   /// `counted`: false for a transport's own memory, which `lent_count` and `max_lends` ignore.

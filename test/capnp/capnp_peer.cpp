@@ -8,10 +8,10 @@
 #include <cstring>
 #include <string>
 
-#include "support/peer_output.hpp"
 #include "capnp/detail/segments.hpp"
 #include "capnp/file_content.hpp"
 #include "seam/seam.hpp"
+#include "support/peer_output.hpp"
 
 namespace {
 
@@ -70,16 +70,17 @@ int forge(seam::session& s) {
     segment_ref ref;
   };
   const lie lies[] = {
-      {0, {good, 8}},                         // no segment at all
-      {1u << 30, {good, 8}},                  // absurd count
-      {1, {end + 4096, 8}},                   // segment outside the arena
-      {1, {end - 64, 64}},                    // segment running over the arena's end
-      {1, {good + 4, 4}},                     // misaligned segment
-      {1, {good, 0}},                         // empty segment
-      {1, {good, ~std::uint64_t{0} / 4}},     // size that overflows
+      {0, {good, 8}},                      // no segment at all
+      {1u << 30, {good, 8}},               // absurd count
+      {1, {end + 4096, 8}},                // segment outside the arena
+      {1, {end - 64, 64}},                 // segment running over the arena's end
+      {1, {good + 4, 4}},                  // misaligned segment
+      {1, {good, 0}},                      // empty segment
+      {1, {good, ~std::uint64_t{0} / 4}},  // size that overflows
   };
   for (const auto& l : lies) {
-    auto* table = static_cast<std::byte*>(a.allocate(sizeof(table_header) + sizeof(segment_ref), 8));
+    auto* table =
+        static_cast<std::byte*>(a.allocate(sizeof(table_header) + sizeof(segment_ref), 8));
     ::new (table) table_header{l.count, 0};
     std::memcpy(table + sizeof(table_header), &l.ref, sizeof l.ref);
     const auto h = s.lend(table, [] {}).as<std::byte>();

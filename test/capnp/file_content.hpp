@@ -47,7 +47,8 @@ inline long long check_file(File::Reader file) {
   long long total = 0;
   for (auto part : file.getParts()) {
     auto data = part.getData();
-    if (hash_bytes(reinterpret_cast<const std::byte*>(data.begin()), data.size()) != part.getHash()) {
+    if (hash_bytes(reinterpret_cast<const std::byte*>(data.begin()), data.size()) !=
+        part.getHash()) {
       return -1;
     }
     total += static_cast<long long>(data.size());

@@ -185,7 +185,8 @@ TEST(ChannelTest, ReceiverOutOfDescriptorsDropsTheMessageAndStaysUsable) {
     std::error_code ec;
     // Compared by value and category address: with no descriptor left, a sanitizer's checks
     // of a virtual call (they read /proc) would fail for reasons of their own.
-    if (b.receive(m, 1s, ec) || ec.value() != EMFILE || &ec.category() != &std::generic_category()) {
+    if (b.receive(m, 1s, ec) || ec.value() != EMFILE ||
+        &ec.category() != &std::generic_category()) {
       return 1;
     }
     // The descriptor that did arrive was closed again: the slot is free.

@@ -1,6 +1,8 @@
 // The shared-memory ring transport: the channel interface over two rings in the sessions'
 // arenas, with real processes on both ends.
 
+#include "channel/detail/ring.hpp"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -13,7 +15,6 @@
 #include <thread>
 
 #include "channel/detail/futex.hpp"
-#include "channel/detail/ring.hpp"
 #include "seam/channel/channel.hpp"
 #include "seam/session/session.hpp"
 #include "seam/session/wire.hpp"

@@ -20,12 +20,12 @@
 #include <thread>
 #include <vector>
 
-#include "support/peer_output.hpp"
 #include "capnp/file_content.hpp"
 #include "robustness/crash_protocol.hpp"
 #include "seam/seam.hpp"
-#include "session/detail/protocol.hpp"
 #include "seam/session/wire.hpp"
+#include "session/detail/protocol.hpp"
+#include "support/peer_output.hpp"
 
 namespace {
 

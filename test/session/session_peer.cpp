@@ -10,8 +10,8 @@
 #include <cstring>
 #include <string>
 
-#include "support/peer_output.hpp"
 #include "seam/seam.hpp"
+#include "support/peer_output.hpp"
 
 namespace {
 

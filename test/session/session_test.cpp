@@ -1,4 +1,3 @@
-#include "seam/channel/channel.hpp"
 #include "seam/session/session.hpp"
 
 #include <gtest/gtest.h>
@@ -8,6 +7,7 @@
 #include <cstring>
 #include <future>
 
+#include "seam/channel/channel.hpp"
 #include "seam/containers/vector.hpp"
 #include "seam/session/wire.hpp"
 #include "session/peer.hpp"

@@ -24,10 +24,12 @@ namespace seam::test {
 class process {
  public:
   process() = default;
-  explicit process(pid_t pid) : m_pid(pid), m_pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))) {
+  explicit process(pid_t pid)
+      : m_pid(pid), m_pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))) {
     if (!m_pidfd) throw std::runtime_error("pidfd_open failed");
   }
-  process(process&& o) noexcept : m_pid(std::exchange(o.m_pid, -1)), m_pidfd(std::move(o.m_pidfd)) {}
+  process(process&& o) noexcept
+      : m_pid(std::exchange(o.m_pid, -1)), m_pidfd(std::move(o.m_pidfd)) {}
   process& operator=(process&& o) noexcept {
     std::swap(m_pid, o.m_pid);
     std::swap(m_pidfd, o.m_pidfd);
@@ -118,7 +120,8 @@ inline std::string read_line(int fd, std::chrono::milliseconds timeout = std::ch
       throw std::runtime_error("no line in time (got \"" + line + "\")");
     }
     char c;
-    if (::read(fd, &c, 1) != 1) throw std::runtime_error("EOF before end of line (got \"" + line + "\")");
+    if (::read(fd, &c, 1) != 1)
+      throw std::runtime_error("EOF before end of line (got \"" + line + "\")");
     if (c == '\n') return line;
     line += c;
   }

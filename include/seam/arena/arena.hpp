@@ -133,8 +133,8 @@ class arena {
   /// As `find`, reporting errors in `ec` (cleared when the name is simply absent).
   template <class T>
   T* find(std::string_view name, std::error_code& ec) const noexcept {
-    return static_cast<T*>(const_cast<void*>(detail::find_named(
-        base(), capacity(), id(), name, detail::named_type_of<T>(), ec)));
+    return static_cast<T*>(const_cast<void*>(
+        detail::find_named(base(), capacity(), id(), name, detail::named_type_of<T>(), ec)));
   }
   /// Removes `name` from the directory, then destroys and frees its object. Returns false if no
   /// object has that name. Throws `std::system_error`: `errc::type_mismatch` (nothing is
@@ -213,8 +213,7 @@ class arena {
   detail::name_slot reserve_name(std::string_view name, const detail::named_type& type);
   void publish_name(detail::name_slot slot, const void* object) noexcept;
   void cancel_name(detail::name_slot slot) noexcept;
-  void* unname(std::string_view name, const detail::named_type& type,
-               std::error_code& ec) noexcept;
+  void* unname(std::string_view name, const detail::named_type& type, std::error_code& ec) noexcept;
 
   std::unique_ptr<detail::arena_core> m_core;
   // Serialises this process's changes to the directory of named objects.

@@ -12,6 +12,6 @@
 #define SEAM_ASSERT(condition, message)                                                     \
   ((condition) ? static_cast<void>(0)                                                       \
                : (std::fprintf(stderr, "%s:%d: seam assertion failed: %s (%s)\n", __FILE__, \
-                               __LINE__, message, #condition),                             \
+                               __LINE__, message, #condition),                              \
                   std::abort()))
 #endif

@@ -35,8 +35,7 @@ class channel_transport {
   /// Sends one message made of `parts` (concatenated), `fds` and `handles`, waiting up to
   /// `timeout` for room (negative: forever; zero: `errc::would_block`).
   virtual std::error_code send(std::span<const std::span<const std::byte>> parts,
-                               std::span<const int> fds,
-                               std::span<const handle<std::byte>> handles,
+                               std::span<const int> fds, std::span<const handle<std::byte>> handles,
                                duration timeout) noexcept = 0;
   /// Receives the next message into `out`, waiting up to `timeout`. `errc::would_block`,
   /// `errc::timed_out` and `std::errc::too_many_files_open` leave the transport usable; any

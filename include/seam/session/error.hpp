@@ -13,18 +13,18 @@ namespace seam {
 /// Why a session, channel or Cap'n Proto operation failed. The values continue those of
 /// `seam::arena_errc` (they crossed the wire in refusals before the split: keep them).
 enum class session_errc {
-  no_such_server = 11,///< No session server listens under that name.
-  server_exists,      ///< A session server with that name already listens.
-  refused,            ///< The server refused this client (its uid/gid is not allowed).
-  version_mismatch,   ///< The peer speaks another protocol version.
-  timed_out,          ///< The operation did not complete within its timeout.
-  peer_closed,        ///< The peer closed the session or channel, or died.
-  protocol_error,     ///< The peer sent bytes that are not a valid message.
-  message_too_large,  ///< A message exceeds the size limit.
-  too_many_fds,       ///< A message carries more file descriptors than the limit.
-  unknown_arena,      ///< A handle names an arena the peer never shared.
-  lend_limit,         ///< The session has as many outstanding lends as it allows.
-  would_block,        ///< Non-blocking call: nothing to do now; wait for the fd.
+  no_such_server = 11,  ///< No session server listens under that name.
+  server_exists,        ///< A session server with that name already listens.
+  refused,              ///< The server refused this client (its uid/gid is not allowed).
+  version_mismatch,     ///< The peer speaks another protocol version.
+  timed_out,            ///< The operation did not complete within its timeout.
+  peer_closed,          ///< The peer closed the session or channel, or died.
+  protocol_error,       ///< The peer sent bytes that are not a valid message.
+  message_too_large,    ///< A message exceeds the size limit.
+  too_many_fds,         ///< A message carries more file descriptors than the limit.
+  unknown_arena,        ///< A handle names an arena the peer never shared.
+  lend_limit,           ///< The session has as many outstanding lends as it allows.
+  would_block,          ///< Non-blocking call: nothing to do now; wait for the fd.
 };
 
 namespace errc {

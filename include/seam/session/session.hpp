@@ -233,7 +233,8 @@ class session {
   /// `count` consecutive objects of the peer's arenas starting at `h`, checked to lie inside.
   template <class T>
   std::span<const T> get(handle<T> h, std::size_t count) const {
-    if (count > SIZE_MAX / sizeof(T)) throw std::system_error(errc::handle_out_of_range, "seam::session::get");
+    if (count > SIZE_MAX / sizeof(T))
+      throw std::system_error(errc::handle_out_of_range, "seam::session::get");
     const void* p = peer_object(h.arena_id, h.offset, sizeof(T) * count, alignof(T));
     return {static_cast<const T*>(p), count};
   }
