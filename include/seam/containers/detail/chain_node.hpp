@@ -14,6 +14,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "seam/containers/detail/node_maker.hpp"
+
 namespace seam::detail {
 
 /// The part of a node the table links: the next node of the same bucket (a signed distance in
@@ -59,41 +61,15 @@ V& node_value(const chain_links* n) noexcept {
   return static_cast<chain_node<V>*>(const_cast<chain_links*>(n))->value;
 }
 
-/// Making and freeing the nodes of elements `V` with the stateless allocator `Alloc` (no
-/// allocator object is kept: one is made where needed).
+/// Making and freeing the nodes of elements `V` with the stateless allocator `Alloc`.
 template <class V, class Alloc>
-struct chain_nodes {
+struct chain_nodes : node_maker<chain_node<V>, Alloc> {
   using node = chain_node<V>;
-  using node_allocator = typename std::allocator_traits<Alloc>::template rebind_alloc<node>;
-  using node_alloc_traits = std::allocator_traits<node_allocator>;
-
-  /// A node from the allocator with its element built from `args`; on a throw the node is
-  /// freed.
-  template <class... Args>
-  static node* make(Args&&... args) {
-    node_allocator alloc;
-    node* n = std::to_address(node_alloc_traits::allocate(alloc, 1));
-    ::new (static_cast<void*>(n)) node;
-    try {
-      std::construct_at(std::addressof(n->value), std::forward<Args>(args)...);
-    } catch (...) {
-      free(n);
-      throw;
-    }
-    return n;
-  }
-  static void free(node* n) noexcept {
-    n->~node();
-    node_allocator alloc;
-    node_alloc_traits::deallocate(
-        alloc, std::pointer_traits<typename node_alloc_traits::pointer>::pointer_to(*n), 1);
-  }
-  /// Destroys the element of a node and frees the node.
-  static void destroy(chain_links* links) noexcept {
-    node* n = static_cast<node*>(links);
-    std::destroy_at(std::addressof(n->value));
-    free(n);
-  }
+  using node_maker<node, Alloc>::destroy;
+  using node_maker<node, Alloc>::free;
+  using node_maker<node, Alloc>::make;
+  /// Destroys the element of a linked node and frees the node.
+  static void destroy(chain_links* links) noexcept { destroy(static_cast<node*>(links)); }
 
   /// Owns a node that is not yet in a table: frees it (and its element) unless released.
   class holder {

@@ -24,6 +24,7 @@
 #include <utility>
 
 #include "seam/containers/detail/keys.hpp"
+#include "seam/containers/detail/node_maker.hpp"
 #include "seam/containers/detail/tree_node.hpp"
 #include "seam/containers/detail/tree_search.hpp"
 
@@ -49,8 +50,6 @@ struct synth_three_way {
 template <class Policy, class Compare, class Alloc, bool Unique>
 class tree {
   using node = tree_node<typename Policy::value_type>;
-  using node_allocator = typename std::allocator_traits<Alloc>::template rebind_alloc<node>;
-  using node_alloc_traits = std::allocator_traits<node_allocator>;
   static_assert(std::allocator_traits<Alloc>::is_always_equal::value,
                 "seam::detail::tree keeps no allocator object: it needs a stateless allocator");
 
@@ -429,30 +428,14 @@ class tree {
     return n;
   }
 
-  // A node from the allocator with its element built from `args`; on a throw the node is freed.
+  using nodes = node_maker<node, Alloc>;
   template <class... Args>
   static node* make_node(Args&&... args) {
-    node_allocator alloc;
-    node* n = std::to_address(node_alloc_traits::allocate(alloc, 1));
-    ::new (static_cast<void*>(n)) node;
-    try {
-      std::construct_at(std::addressof(n->value), std::forward<Args>(args)...);
-    } catch (...) {
-      free_node(n);
-      throw;
-    }
-    return n;
+    return nodes::make(std::forward<Args>(args)...);
   }
-  static void free_node(node* n) noexcept {
-    n->~node();
-    node_allocator alloc;
-    node_alloc_traits::deallocate(
-        alloc, std::pointer_traits<typename node_alloc_traits::pointer>::pointer_to(*n), 1);
-  }
+  static void free_node(node* n) noexcept { nodes::free(n); }
   static void destroy_node(tree_links* links) noexcept {
-    node* n = static_cast<node*>(links);
-    std::destroy_at(std::addressof(n->value));
-    free_node(n);
+    nodes::destroy(static_cast<node*>(links));
   }
 
   // Searches. These descents are written here rather than taken from Boost.Intrusive so that
