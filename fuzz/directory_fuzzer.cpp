@@ -20,7 +20,7 @@
 
 #include "arena/detail/layout.hpp"
 #include "arena/detail/os.hpp"
-#include "fuzz/fuzz_input.hpp"
+#include "fuzz_input.hpp"
 #include "seam/arena/arena_view.hpp"
 #include "seam/arena/error.hpp"
 
