@@ -20,13 +20,10 @@ namespace detail {
 
 /// Where a slot's value is: map slots hold `std::pair<const K, V>`, set slots hold `K`.
 template <class K, class V>
-struct map_policy : pair_keys<K> {
-  using key_type = K;
-  using value_type = std::pair<const K, V>;
+struct map_policy : map_elements<K, V> {
+  using typename map_elements<K, V>::value_type;
   using slot_type = value_type;
   using exposed_type = value_type;  // what a (non-const) iterator shows
-
-  static const K& key(const slot_type& s) noexcept { return s.first; }
 
   /// Builds `*dst` from `*src`, moving if that cannot throw (so a rehash that fails leaves the
   /// old slots intact). The key is moved out of its `const` member: the source slot is
@@ -42,18 +39,9 @@ struct map_policy : pair_keys<K> {
 };
 
 template <class K>
-struct set_policy {
-  using key_type = K;
-  using value_type = K;
+struct set_policy : set_elements<K> {
   using slot_type = K;
   using exposed_type = const K;  // a set's elements are never changed in place
-
-  static const K& key(const slot_type& s) noexcept { return s; }
-
-  template <class... Args>
-  static constexpr bool key_in_args = sizeof...(Args) == 1 &&
-                                      (std::is_same_v<std::remove_cvref_t<Args>, K> && ...);
-  static const K& key_of_args(const K& key) noexcept { return key; }
 
   template <class A>
   static void transfer(A& alloc, slot_type* dst, slot_type* src) {

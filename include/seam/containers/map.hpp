@@ -19,18 +19,8 @@ namespace seam {
 
 namespace detail {
 
-/// Map elements: `std::pair<const K, T>`, keyed by `first`.
-template <class K, class T>
-struct tree_map_policy : pair_keys<K> {
-  using key_type = K;
-  using value_type = std::pair<const K, T>;
-  static constexpr bool const_elements = false;  // the mapped value may change in place
-
-  static const K& key(const value_type& v) noexcept { return v.first; }
-};
-
 template <class K, class T, class Compare, bool Unique>
-using map_tree = tree<tree_map_policy<K, T>, Compare, allocator<std::pair<const K, T>>, Unique>;
+using map_tree = tree<map_elements<K, T>, Compare, allocator<std::pair<const K, T>>, Unique>;
 
 /// `map::value_compare` and `multimap::value_compare`: compares elements by their keys.
 template <class Value, class Compare>

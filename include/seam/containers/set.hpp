@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "seam/containers/allocator.hpp"
+#include "seam/containers/detail/keys.hpp"
 #include "seam/containers/detail/tree.hpp"
 #include "seam/containers/less.hpp"
 
@@ -14,24 +15,8 @@ namespace seam {
 
 namespace detail {
 
-/// Set elements: the keys themselves, never changed in place.
-template <class K>
-struct tree_set_policy {
-  using key_type = K;
-  using value_type = K;
-  static constexpr bool const_elements = true;  // `iterator` is `const_iterator`
-
-  static const K& key(const K& v) noexcept { return v; }
-
-  /// True if `emplace(args…)` is given a key: it is looked up before a node is built.
-  template <class... Args>
-  static constexpr bool key_in_args = sizeof...(Args) == 1 &&
-                                      (std::is_same_v<std::remove_cvref_t<Args>, K> && ...);
-  static const K& key_of_args(const K& key) noexcept { return key; }
-};
-
 template <class K, class Compare, bool Unique>
-using set_tree = tree<tree_set_policy<K>, Compare, allocator<K>, Unique>;
+using set_tree = tree<set_elements<K>, Compare, allocator<K>, Unique>;
 
 }  // namespace detail
 

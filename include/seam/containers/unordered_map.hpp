@@ -18,19 +18,9 @@ namespace seam {
 
 namespace detail {
 
-/// Map elements of the node tables: `std::pair<const K, T>`, keyed by `first`.
-template <class K, class T>
-struct node_map_policy : pair_keys<K> {
-  using key_type = K;
-  using value_type = std::pair<const K, T>;
-  static constexpr bool const_elements = false;  // the mapped value may change in place
-
-  static const K& key(const value_type& v) noexcept { return v.first; }
-};
-
 template <class K, class T, class Hash, class Eq, bool Unique>
 using map_node_table =
-    node_table<node_map_policy<K, T>, Hash, Eq, allocator<std::pair<const K, T>>, Unique>;
+    node_table<map_elements<K, T>, Hash, Eq, allocator<std::pair<const K, T>>, Unique>;
 
 }  // namespace detail
 

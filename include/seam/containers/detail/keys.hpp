@@ -1,12 +1,13 @@
 #pragma once
 /// \file
 /// What every Seam container family (the trees, the flat tables, the node tables) shares about
-/// keys: which key types lookups accept, what `insert` takes besides an element, and how
-/// `emplace` finds the key in its arguments.
+/// keys and elements: which key types lookups accept, what `insert` takes besides an element,
+/// how `emplace` finds the key in its arguments, and the element policies of maps and sets.
 
 #include <concepts>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 
 namespace seam::detail {
 
@@ -59,6 +60,33 @@ struct pair_keys {
       return first.first;
     }
   }
+};
+
+/// The elements of a map: `std::pair<const K, T>`, keyed by `first`. The policy a container
+/// family's map takes (flat tables add how a slot moves).
+template <class K, class T>
+struct map_elements : pair_keys<K> {
+  using key_type = K;
+  using value_type = std::pair<const K, T>;
+  static constexpr bool const_elements = false;  // the mapped value may change in place
+
+  static const K& key(const value_type& v) noexcept { return v.first; }
+};
+
+/// The elements of a set: the keys themselves, never changed in place.
+template <class K>
+struct set_elements {
+  using key_type = K;
+  using value_type = K;
+  static constexpr bool const_elements = true;  // `iterator` is `const_iterator`
+
+  static const K& key(const K& v) noexcept { return v; }
+
+  /// True if `emplace(args…)` is given a key: it is looked up before an element is built.
+  template <class... Args>
+  static constexpr bool key_in_args = sizeof...(Args) == 1 &&
+                                      (std::is_same_v<std::remove_cvref_t<Args>, K> && ...);
+  static const K& key_of_args(const K& key) noexcept { return key; }
 };
 
 }  // namespace seam::detail
