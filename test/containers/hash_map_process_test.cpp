@@ -9,6 +9,7 @@
 
 #include "containers/hash_map_data.hpp"
 #include "containers/hash_table_support.hpp"
+#include "containers/root_reader.hpp"
 #include "seam/arena/arena.hpp"
 #include "seam/arena/arena_view.hpp"
 #include "seam/containers/hash_map.hpp"
@@ -62,16 +63,10 @@ TEST(HashMapCrossProcessTest, SeparateExecutableReadsEveryEntryThroughAReadOnlyV
   auto* root = a.make<seam::test::hash_map_root>();
   fill(a, *root, count);
   a.set_root(a.handle_of(root));
-  seam::unique_fd fd = a.share();
-  char base[32];
-  std::snprintf(base, sizeof base, "%zx", reinterpret_cast<std::size_t>(a.base()));
-  seam::test::pipe_pair out;
-  auto reader =
-      seam::test::spawn(SEAM_HASH_MAP_READER, {std::to_string(a.id()), base, std::to_string(count)},
-                        {{fd.get(), 3}, {out.write_end.get(), 1}});
-  out.write_end.reset();
-  EXPECT_EQ(seam::test::read_line(out.read_end.get()), "ok");
-  EXPECT_EQ(reader.wait(), 0);
+  const seam::test::reader_outcome reader =
+      seam::test::run_root_reader(SEAM_HASH_MAP_READER, a, count);
+  EXPECT_EQ(reader.line, "ok");
+  EXPECT_EQ(reader.status, 0);
   a.destroy(root);
 }
 

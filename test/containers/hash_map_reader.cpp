@@ -6,8 +6,6 @@
 //       that the mapping lies elsewhere than the owner's. Prints "ok" on stdout.
 // Exit status 0 on success; a message on stdout says what failed otherwise.
 
-#include <sys/mman.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -15,6 +13,7 @@
 #include <string_view>
 
 #include "containers/hash_map_data.hpp"
+#include "containers/root_reader.hpp"
 #include "seam/arena.hpp"
 
 namespace {
@@ -73,31 +72,5 @@ int check(const seam::test::hash_map_root& root, std::uint64_t count) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 4) return fail("usage: hash_map_reader arena-id owner-base-hex count");
-  const std::uint64_t id = std::strtoull(argv[1], nullptr, 10);
-  const auto owner_base = static_cast<std::uintptr_t>(std::strtoull(argv[2], nullptr, 16));
-  const std::uint64_t count = std::strtoull(argv[3], nullptr, 10);
-
-  // Occupy the page at the owner's address first (a hint; if it is taken, something else
-  // already holds it), so that the view cannot land where the owner's mapping is even with
-  // address randomisation off: the test must read through offsets, not equal addresses.
-  void* guard = ::mmap(reinterpret_cast<void*>(owner_base), 4096, PROT_NONE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (guard == MAP_FAILED) return fail("mmap of the guard page failed");
-
-  std::error_code ec;
-  seam::arena_view view = seam::arena_view::open(3, ec);
-  if (ec) return fail("open: " + ec.message());
-  if (view.id() != id) return fail("wrong arena id");
-  if (reinterpret_cast<std::uintptr_t>(view.base()) == owner_base) {
-    return fail("view mapped at the owner's address: the test would prove nothing");
-  }
-  try {
-    const auto* root = view.root<seam::test::hash_map_root>();
-    if (int r = check(*root, count)) return r;
-  } catch (const std::exception& e) {
-    return fail(std::string("exception: ") + e.what());
-  }
-  std::printf("ok\n");
-  return 0;
+  return seam::test::read_root<seam::test::hash_map_root>(argc, argv, "hash_map_reader", check);
 }
