@@ -63,14 +63,16 @@ std::error_code decode_control(frame& f, control& out) noexcept {
   bool valid = false;
   switch (f.kind) {
     case frame_kind::channel:
-      valid = !f.fds.empty() && f.handles.empty() && !f.bytes.empty() &&
-              f.bytes.size() <= max_channel_setup;
+      // decode_frame does not bound the fds: what this decoder accepts, it answers for.
+      valid = !f.fds.empty() && f.fds.size() <= max_fds && f.handles.empty() &&
+              !f.bytes.empty() && f.bytes.size() <= max_channel_setup;
       break;
     case frame_kind::share:
       valid = f.fds.size() == 1 && f.handles.empty() && f.bytes.empty();
       break;
     case frame_kind::release:
-      valid = f.fds.empty() && f.bytes.empty() && !f.handles.empty();
+      valid = f.fds.empty() && f.bytes.empty() && !f.handles.empty() &&
+              f.handles.size() <= max_release_handles;
       break;
     default:
       break;
