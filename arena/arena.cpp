@@ -1,6 +1,7 @@
 #include "seam/arena/arena.hpp"
 
 #include <array>
+#include <algorithm>
 #include <atomic>
 
 #include "arena/detail/heap.hpp"
@@ -14,14 +15,26 @@ class arena_core {
  public:
   explicit arena_core(const arena_options& options) {
     std::error_code ec;
-    if (options.capacity <= header_bytes)
+    std::size_t wanted = options.capacity;
+    if (wanted == 0) {
+      // The default: 64 GiB, or a quarter of what RLIMIT_AS leaves, whichever is smaller.
+      wanted = std::min(arena_options::default_capacity, address_space_left() / 4);
+      wanted &= ~(mapping_alignment - 1);
+    }
+    if (wanted <= header_bytes)
       throw std::system_error(EINVAL, std::system_category(), "seam::arena: capacity too small");
     // Whole huge pages, so a view maps exactly what the owner maps.
-    capacity = (options.capacity + mapping_alignment - 1) & ~(mapping_alignment - 1);
+    capacity = (wanted + mapping_alignment - 1) & ~(mapping_alignment - 1);
     fd = create_memfd(options.name.c_str(), capacity, ec);
     throw_if(ec, "seam::arena: memfd_create");
     base = static_cast<std::byte*>(map_aligned(fd.get(), capacity, true, ec));
-    throw_if(ec, "seam::arena: mmap");
+    if (ec) {
+      std::string what;
+      ec = explain_map_failure(ec, capacity, what);
+      throw std::system_error(ec, "seam::arena: cannot reserve the arena's capacity " +
+                                      (what.empty() ? std::string() : "(" + what + ")") +
+                                      "; arena_options::capacity sets it");
+    }
     id = random_u64();
     auto* header = ::new (base) arena_header{};
     header->magic = arena_magic;
@@ -29,23 +42,38 @@ class arena_core {
     header->header_size = header_bytes;
     header->id = id;
     header->capacity = capacity;
-    heap = std::make_unique<detail::heap>(fd.get(), base, header_bytes, capacity, ec);
-    throw_if(ec, "seam::arena: jemalloc arenas_create_ext");
+    fork_epoch = g_fork_epoch.load(std::memory_order_relaxed);
   }
   arena_core(const arena_core&) = delete;
   arena_core& operator=(const arena_core&) = delete;
   ~arena_core() {
-    heap.reset();  // before the memory it manages goes away
+    delete heap_if_made();  // before the memory it manages goes away
     unmap(base, capacity);
   }
 
   arena_header& header() const noexcept { return *reinterpret_cast<arena_header*>(base); }
 
+  /// The heap, made on the first allocation: jemalloc allows 4095 arenas per process and every
+  /// session has an arena, so only arenas that allocate hold one. Null with `made_error` set if
+  /// it cannot be made (in a forked child: `errc::forked_child`).
+  detail::heap* heap(arena* owner) noexcept;
+  /// The heap if an allocation made it, else null (nothing to free, flush or count).
+  detail::heap* heap_if_made() const noexcept { return m_heap.load(std::memory_order_acquire); }
+  bool forked() const noexcept {
+    return fork_epoch != g_fork_epoch.load(std::memory_order_relaxed);
+  }
+
   unique_fd fd;
   std::byte* base = nullptr;
   std::size_t capacity = 0;
   std::uint64_t id = 0;
-  std::unique_ptr<detail::heap> heap;
+  unsigned fork_epoch = 0;
+  std::error_code made_error;  // why the heap could not be made (under made_error_mutex())
+  std::mutex& made_error_mutex() noexcept { return m_heap_mutex; }
+
+ private:
+  std::atomic<detail::heap*> m_heap{nullptr};
+  std::mutex m_heap_mutex;
 };
 
 }  // namespace detail
@@ -54,7 +82,8 @@ namespace {
 
 // The arenas of this process, by address, so a block can be freed knowing only its pointer.
 // Lock-free for readers; a slot is written only by the constructor and destructor of its arena.
-constexpr std::size_t max_arenas = 1024;
+// Only arenas with a heap (those that allocated) are here: at most jemalloc's 4095.
+constexpr std::size_t max_arenas = 4096;
 std::array<std::atomic<arena*>, max_arenas> g_arenas{};
 std::atomic<std::size_t> g_arenas_used{0};
 std::mutex g_arenas_mutex;
@@ -68,9 +97,7 @@ void register_arena(arena* a) {
       return;
     }
   }
-  if (used == max_arenas) {
-    throw std::system_error(EMFILE, std::system_category(), "seam::arena: too many arenas");
-  }
+  if (used == max_arenas) throw std::system_error(errc::heap_limit, "seam::arena");
   g_arenas[used].store(a, std::memory_order_release);
   g_arenas_used.store(used + 1, std::memory_order_release);
 }
@@ -87,9 +114,37 @@ void unregister_arena(arena* a) noexcept {
 
 }  // namespace
 
-arena::arena(const arena_options& options) : m_core(std::make_unique<detail::arena_core>(options)) {
-  register_arena(this);
+namespace detail {
+
+heap* arena_core::heap(arena* owner) noexcept {
+  if (detail::heap* h = heap_if_made()) return h;
+  std::lock_guard lock(m_heap_mutex);
+  if (detail::heap* h = heap_if_made()) return h;
+  if (forked()) return made_error = errc::forked_child, nullptr;
+  std::error_code ec;
+  auto* h = new (std::nothrow) detail::heap(fd.get(), base, header_bytes, capacity, ec);
+  if (h == nullptr) return made_error = std::make_error_code(std::errc::not_enough_memory), nullptr;
+  if (ec) {
+    delete h;
+    // EAGAIN: jemalloc's 4095 arenas are taken (each arena that allocates holds one).
+    made_error = ec == std::errc::resource_unavailable_try_again ? std::error_code(errc::heap_limit)
+                                                                : ec;
+    return nullptr;
+  }
+  try {
+    register_arena(owner);
+  } catch (const std::system_error& e) {
+    delete h;
+    return made_error = e.code(), nullptr;
+  }
+  m_heap.store(h, std::memory_order_release);
+  return h;
 }
+
+}  // namespace detail
+
+arena::arena(const arena_options& options)
+    : m_core(std::make_unique<detail::arena_core>(options)) {}
 
 arena::~arena() { unregister_arena(this); }
 
@@ -100,14 +155,24 @@ void* arena::allocate(std::size_t size, std::size_t alignment) {
 
 void* arena::allocate_zeroed(std::size_t size, std::size_t alignment) {
   if (alignment != 0 && (alignment & (alignment - 1)) == 0 && alignment <= m_core->capacity) {
-    if (void* p = m_core->heap->allocate(size, alignment, true)) return p;
+    if (auto* h = m_core->heap(this)) {
+      if (void* p = h->allocate(size, alignment, true)) return p;
+    }
   }
   throw_allocation_failure(alignment);
 }
 
 void arena::throw_allocation_failure(std::size_t alignment) const {
-  if (m_core->heap->forked()) {
+  if (m_core->forked()) {
     throw std::system_error(errc::forked_child, "seam::arena::allocate");
+  }
+  if (m_core->heap_if_made() == nullptr) {
+    std::error_code why;
+    {
+      std::lock_guard lock(m_core->made_error_mutex());
+      why = m_core->made_error;
+    }
+    if (why) throw std::system_error(why, "seam::arena::allocate: no heap");
   }
   if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
     throw std::system_error(EINVAL, std::system_category(),
@@ -120,20 +185,23 @@ void* arena::allocate(std::size_t size, std::size_t alignment, std::nothrow_t) n
   if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > m_core->capacity) {
     return nullptr;
   }
-  return m_core->heap->allocate(size, alignment, false);
+  auto* h = m_core->heap(this);
+  return h != nullptr ? h->allocate(size, alignment, false) : nullptr;
 }
 
 void arena::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept {
   SEAM_ASSERT(p == nullptr || contains(p), "seam::arena::deallocate: block of another arena");
-  m_core->heap->deallocate(p, size, alignment);
+  if (auto* h = m_core->heap_if_made()) h->deallocate(p, size, alignment);
 }
 
 std::size_t arena::expand(void* p, std::size_t min_size, std::size_t preferred_size) noexcept {
-  return m_core->heap->expand(p, min_size, preferred_size);
+  auto* h = m_core->heap_if_made();
+  return h != nullptr ? h->expand(p, min_size, preferred_size) : 0;
 }
 
 std::size_t arena::usable_size(const void* p) const noexcept {
-  return m_core->heap->usable_size(p);
+  auto* h = m_core->heap_if_made();
+  return h != nullptr ? h->usable_size(p) : 0;
 }
 
 arena* arena::owning(const void* p) noexcept {
@@ -182,23 +250,32 @@ unique_fd arena::share(std::error_code& ec) const noexcept {
   return detail::share_read_only(m_core->fd.get(), ec);
 }
 
-void arena::purge() noexcept { m_core->heap->purge(); }
+void arena::purge() noexcept {
+  if (auto* h = m_core->heap_if_made()) h->purge();
+}
 
-void arena::flush_thread_cache() noexcept { m_core->heap->flush_thread_cache(); }
+void arena::flush_thread_cache() noexcept {
+  if (auto* h = m_core->heap_if_made()) h->flush_thread_cache();
+}
 
 arena_stats arena::stats() const noexcept {
-  auto& heap = *m_core->heap;
-  heap.flush_thread_cache();
   arena_stats s;
   s.capacity = m_core->capacity;
+  s.resident = detail::resident_bytes(m_core->fd.get());
+  auto* made = m_core->heap_if_made();
+  if (made == nullptr) return s;  // nothing allocated yet
+  auto& heap = *made;
+  heap.flush_thread_cache();
   s.reserved = heap.reserved();
   s.allocated = heap.allocated();
-  s.resident = detail::resident_bytes(m_core->fd.get());
+  s.resident = detail::resident_bytes(m_core->fd.get());  // after the flush
   s.extents = heap.extents();
   return s;
 }
 
-bool arena::forked() const noexcept { return m_core->heap->forked(); }
+bool arena::forked() const noexcept { return m_core->forked(); }
+
+std::size_t arena::address_space_left() noexcept { return detail::address_space_left(); }
 
 std::uint64_t arena::id() const noexcept { return m_core->id; }
 std::byte* arena::base() const noexcept { return m_core->base; }

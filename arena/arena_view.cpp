@@ -1,5 +1,6 @@
 #include "seam/arena/arena_view.hpp"
 
+#include <string>
 #include <utility>
 
 #include "arena/detail/layout.hpp"
@@ -24,7 +25,11 @@ arena_view arena_view::open(int fd, std::error_code& ec) noexcept {
     return view;
   }
   void* p = detail::map_aligned(fd, static_cast<std::size_t>(size), false, ec);
-  if (ec) return view;
+  if (ec) {
+    std::string what;  // the exception-free form has only the code to give
+    ec = detail::explain_map_failure(ec, static_cast<std::size_t>(size), what);
+    return view;
+  }
   view.m_base = static_cast<const std::byte*>(p);
   view.m_size = static_cast<std::size_t>(size);
   const auto& header = *reinterpret_cast<const detail::arena_header*>(p);

@@ -40,8 +40,28 @@ class arena_error_category final : public std::error_category {
         return "a name must be 1 to 255 bytes long";
       case errc::corrupt_arena:
         return "the arena's bookkeeping holds invalid bytes";
+      case errc::address_space_limit:
+        return "out of address space (RLIMIT_AS, ulimit -v, or the 47-bit address space)";
+      case errc::map_count_limit:
+        return "too many memory mappings (vm.max_map_count)";
+      case errc::heap_limit:
+        return "no jemalloc arena left for another heap (jemalloc allows 4095 per process; only "
+               "arenas that allocate hold one)";
     }
     return "unknown seam arena error " + std::to_string(value);
+  }
+
+  // The process limits compare equal to their errno: `ec == std::errc::not_enough_memory`.
+  std::error_condition default_error_condition(int value) const noexcept override {
+    switch (static_cast<arena_errc>(value)) {
+      case errc::address_space_limit:
+      case errc::map_count_limit:
+        return std::errc::not_enough_memory;
+      case errc::heap_limit:
+        return std::errc::resource_unavailable_try_again;
+      default:
+        return {value, *this};
+    }
   }
 };
 

@@ -4,12 +4,17 @@
 #include <linux/falloc.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "seam/arena/error.hpp"
 
 namespace seam::detail {
 namespace {
@@ -103,6 +108,64 @@ std::size_t resident_bytes(int fd) noexcept {
 bool punch_hole(int fd, std::size_t offset, std::size_t size) noexcept {
   return ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
                      static_cast<off_t>(size)) == 0;
+}
+
+namespace {
+
+// Bytes mapped by this process now (VmSize), from the first field of /proc/self/statm.
+std::size_t mapped_bytes() noexcept {
+  std::FILE* f = std::fopen("/proc/self/statm", "re");
+  if (f == nullptr) return 0;
+  unsigned long long pages = 0;
+  const int n = std::fscanf(f, "%llu", &pages);
+  std::fclose(f);
+  return n == 1 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(::getpagesize()) : 0;
+}
+
+std::string gib(std::size_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f GiB", static_cast<double>(bytes) / (1u << 30));
+  return text;
+}
+
+}  // namespace
+
+std::size_t address_space_left() noexcept {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+  const std::size_t used = mapped_bytes();
+  return limit.rlim_cur > used ? static_cast<std::size_t>(limit.rlim_cur - used) : 0;
+}
+
+std::error_code explain_map_failure(std::error_code ec, std::size_t size,
+                                    std::string& what) noexcept {
+  if (ec != std::errc::not_enough_memory) return ec;
+  try {
+    // Every mapping is a line of /proc/self/maps; the kernel refuses one more at the limit.
+    std::size_t mappings = 0, max_mappings = 0;
+    {
+      std::ifstream maps("/proc/self/maps");
+      for (std::string line; std::getline(maps, line);) ++mappings;
+      std::ifstream("/proc/sys/vm/max_map_count") >> max_mappings;
+    }
+    if (max_mappings != 0 && mappings + 2 >= max_mappings) {
+      what = std::to_string(mappings) + " mappings of vm.max_map_count = " +
+             std::to_string(max_mappings) + " (raise it with sysctl, or use fewer arenas)";
+      return errc::map_count_limit;
+    }
+    rlimit limit{};
+    const std::size_t used = mapped_bytes();
+    if (::getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+      what = "RLIMIT_AS (ulimit -v) is " + gib(limit.rlim_cur) + ", " + gib(used) +
+             " mapped, " + gib(size) + " asked (raise the limit or lower the capacity)";
+    } else {
+      what = "the address space is full: " + gib(used) + " mapped, " + gib(size) +
+             " asked (lower the capacity)";
+    }
+  } catch (...) {
+    what.clear();
+  }
+  return errc::address_space_limit;
 }
 
 std::uint64_t random_u64() noexcept {

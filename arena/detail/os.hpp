@@ -2,6 +2,7 @@
 // The only place in Seam that calls memfd_create, mmap, fcntl seals and fallocate.
 
 #include <cstddef>
+#include <string>
 #include <system_error>
 
 #include "seam/arena/unique_fd.hpp"
@@ -37,6 +38,16 @@ std::size_t resident_bytes(int fd) noexcept;
 /// Gives the pages of [offset, offset + size) back to the kernel; they read as zero afterwards.
 /// Returns false on failure. `MADV_DONTNEED` would neither free nor zero shared pages.
 bool punch_hole(int fd, std::size_t offset, std::size_t size) noexcept;
+
+/// Bytes of address space this process may still map under RLIMIT_AS (`ulimit -v`): the soft
+/// limit less what is mapped now; SIZE_MAX without a limit.
+std::size_t address_space_left() noexcept;
+
+/// Why mapping `size` bytes failed with `ec`: for ENOMEM, `errc::map_count_limit` when the
+/// process is at `vm.max_map_count`, else `errc::address_space_limit` (RLIMIT_AS or the 47-bit
+/// address space); other errors unchanged. `what` gets the figures and the limit to raise.
+std::error_code explain_map_failure(std::error_code ec, std::size_t size,
+                                    std::string& what) noexcept;
 
 /// 64 random bits from the kernel.
 std::uint64_t random_u64() noexcept;

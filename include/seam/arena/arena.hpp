@@ -28,9 +28,14 @@ class arena_core;
 
 /// How to create an arena.
 struct arena_options {
+  /// The default capacity where RLIMIT_AS allows it: 64 GiB.
+  static constexpr std::size_t default_capacity = std::size_t{64} << 30;
   /// Bytes of address space the arena may use. Sparse: memory is charged only when touched,
-  /// so a large default costs nothing but address space.
-  std::size_t capacity = std::size_t{64} << 30;
+  /// so a large capacity costs nothing but address space. 0 (the default): `default_capacity`,
+  /// or a quarter of the address space that RLIMIT_AS (`ulimit -v`) leaves, whichever is
+  /// smaller. An arena that cannot be reserved throws `errc::address_space_limit` or
+  /// `errc::map_count_limit`, saying which limit and how much was asked.
+  std::size_t capacity = 0;
   /// Shown in `/proc/<pid>/maps` as `/memfd:<name>`; for debugging only.
   std::string name = "seam";
 };
@@ -62,7 +67,10 @@ class arena {
   /// Default alignment of `allocate`: that of `std::max_align_t`.
   static constexpr std::size_t default_alignment = alignof(std::max_align_t);
 
-  /// Creates an arena. Throws `std::system_error` if the kernel or jemalloc refuses.
+  /// Creates an arena. Throws `std::system_error` if the kernel refuses (`errc::address_space_limit`,
+  /// `errc::map_count_limit`, or the errno). The jemalloc arena behind the heap is made on the
+  /// first allocation (jemalloc allows 4095 per process), so arenas that never allocate (e.g.
+  /// most sessions' own arenas on a busy server) cost one mapping and one fd each.
   explicit arena(const arena_options& options = {});
   /// Same as the constructor, for `auto a = seam::arena::create();`.
   static arena create(const arena_options& options = {}) { return arena(options); }
@@ -75,7 +83,8 @@ class arena {
 
   /// Allocates `size` bytes aligned to `alignment` (a power of two, up to the capacity).
   /// Throws `std::bad_alloc` when the arena is full, `std::system_error` (`errc::forked_child`)
-  /// in a forked child. The arena stays usable after a failure.
+  /// in a forked child, `errc::heap_limit` when this is the first allocation in the arena and
+  /// jemalloc has no arena left for its heap. The arena stays usable after a failure.
   void* allocate(std::size_t size, std::size_t alignment = default_alignment);
   /// As `allocate`, but returns nullptr on any failure.
   void* allocate(std::size_t size, std::size_t alignment, std::nothrow_t) noexcept;
@@ -197,6 +206,9 @@ class arena {
   std::uint64_t id() const noexcept;
   /// Start of the mapping in this process.
   std::byte* base() const noexcept;
+  /// Bytes of address space this process may still map under RLIMIT_AS (`ulimit -v`): the
+  /// limit less what is mapped now; SIZE_MAX without a limit. Default capacities come from it.
+  static std::size_t address_space_left() noexcept;
   /// Bytes of address space.
   std::size_t capacity() const noexcept;
 

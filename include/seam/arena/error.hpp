@@ -27,6 +27,10 @@ enum class arena_errc {
   type_mismatch,  ///< The named object was made as another type (fingerprint, size, alignment).
   bad_name,       ///< A name is empty or longer than `arena::max_name_length` bytes.
   corrupt_arena,  ///< Bytes of the arena's own bookkeeping (e.g. its directory) are invalid.
+  // Limits of the process (the errno of the failed call is ENOMEM or EAGAIN in each case).
+  address_space_limit,  ///< No room to map: RLIMIT_AS (`ulimit -v`) or the 47-bit address space.
+  map_count_limit,      ///< The process has `vm.max_map_count` mappings already.
+  heap_limit,           ///< jemalloc has no arena left for a heap (it allows 4095 per process).
 };
 
 /// Every layer's error values under one name: `seam::errc::arena_full`, `seam::errc::peer_closed`.
