@@ -1,7 +1,6 @@
 #include "session/detail/session_core.hpp"
 
-#include <poll.h>
-#include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,40 +14,39 @@ namespace seam::detail {
 session_core::session_core(unique_fd socket, std::unique_ptr<seam::arena> own, arena_view peer,
                            pid_t pid, uid_t uid, const session_options& options)
     : m_socket(std::move(socket)),
-      m_wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       m_arena(std::move(own)),
       m_peer_pid(pid),
       m_peer_uid(uid),
       m_options(options) {
-  if (!m_wake) throw std::system_error(errno, std::system_category(), "seam::session: eventfd");
   m_peer_views.push_back(std::make_shared<const arena_view>(std::move(peer)));
   m_lendable.push_back(m_arena.get());
 }
 
-session_core::~session_core() {
-  stop();
-  // The session's thread holds the core while it runs, so the core can end on that thread
-  // (when a callback dropped the last session): it then finishes by itself.
-  if (m_thread.joinable()) m_thread.detach();
-}
+session_core::~session_core() { stop(); }
 
 void session_core::stop() noexcept {
   close(std::make_error_code(std::errc::operation_canceled));
-  {
-    std::lock_guard lock(m_mutex);
-    m_stop = true;
-  }
-  wake();
-  if (m_thread.joinable() && m_thread.get_id() != std::this_thread::get_id()) m_thread.join();
+  // A close on the reactor thread (the peer's EOF) left without waiting: a callback of this
+  // session (on_close, a release) may still run there. Wait for it.
+  leave_reactor();
 }
 
 void session_core::start() {
-  m_thread = std::thread([this] { run(); });
+  std::error_code ec;
+  reactor* r = reactor::instance(ec);
+  throw_if(ec, "seam::session: reactor");
+  std::lock_guard lock(m_mutex);
+  if (!m_open) return;
+  m_reactor = r;
+  const std::uint64_t id = r->add(m_socket.get(), shared_from_this(), ec);
+  throw_if(ec, "seam::session: epoll");
+  m_reactor_id.store(id, std::memory_order_release);
 }
 
-void session_core::wake() noexcept {
-  const std::uint64_t one = 1;
-  [[maybe_unused]] ssize_t r = ::write(m_wake.get(), &one, sizeof one);
+void session_core::leave_reactor() noexcept {
+  // Idempotent: the second call finds nothing to remove, but still waits for a callback.
+  const std::uint64_t id = m_reactor_id.load(std::memory_order_acquire);
+  if (id != 0) m_reactor->remove(id, m_socket.get());
 }
 
 void session_core::close(std::error_code reason) noexcept {
@@ -70,7 +68,9 @@ void session_core::close(std::error_code reason) noexcept {
   // The peer sees EOF now, whatever state its reads are in.
   ::shutdown(m_socket.get(), SHUT_RDWR);
   m_changed.notify_all();
-  wake();
+  // A shut socket is always readable: out of the reactor before it spins on it. Off the
+  // reactor thread this also waits for a callback of this session that runs now.
+  leave_reactor();
   for (auto& [h, entry] : lends) {
     if (entry.release) entry.release();
   }
@@ -278,8 +278,11 @@ void session_core::queue_release(handle<std::byte> h) noexcept {
       return;  // out of memory: the lend stays until the session closes
     }
   }
-  // One wake-up per batch: while the thread has not drained the list, later releases join it.
-  if (first) wake();
+  // One wake-up per batch: while the reactor has not drained the list, later releases join it.
+  if (first && m_reactor != nullptr) {
+    const std::uint64_t id = m_reactor_id.load(std::memory_order_acquire);
+    if (id != 0) m_reactor->post(id);
+  }
 }
 
 std::error_code session_core::flush_releases() noexcept {
@@ -288,13 +291,37 @@ std::error_code session_core::flush_releases() noexcept {
     std::lock_guard lock(m_mutex);
     batch.swap(m_releases);
   }
-  for (std::size_t i = 0; i < batch.size(); i += max_release_handles) {
-    const std::size_t n = std::min(max_release_handles, batch.size() - i);
+  std::size_t sent = 0;
+  std::error_code ec;
+  // Another thread sending on the socket (a share, a channel) may wait there for room: never
+  // wait behind it on the reactor thread. EPOLLOUT brings us back.
+  std::unique_lock send_lock(m_send_mutex, std::try_to_lock);
+  if (!send_lock) ec = errc::would_block;
+  while (!ec && sent < batch.size()) {
+    const std::size_t n = std::min(max_release_handles, batch.size() - sent);
     try {
-      if (auto ec = send(encode_release({batch.data() + i, n}))) return ec;
+      ec = send_packet(m_socket.get(), encode_release({batch.data() + sent, n}), timeout{0});
     } catch (const std::bad_alloc&) {
       return std::make_error_code(std::errc::not_enough_memory);
     }
+    if (!ec) sent += n;
+  }
+  if (send_lock) send_lock.unlock();
+  if (ec && ec != errc::would_block) return ec;
+  const bool rest = sent < batch.size();
+  if (rest) {
+    // The socket is full: keep the rest, in order, ahead of releases queued meanwhile.
+    try {
+      std::lock_guard lock(m_mutex);
+      m_releases.insert(m_releases.begin(), batch.begin() + static_cast<std::ptrdiff_t>(sent),
+                        batch.end());
+    } catch (const std::bad_alloc&) {
+      return std::make_error_code(std::errc::not_enough_memory);
+    }
+  }
+  if (rest != m_want_write) {
+    m_want_write = rest;
+    m_reactor->want_write(m_reactor_id.load(std::memory_order_relaxed), m_socket.get(), rest);
   }
   return {};
 }
@@ -378,41 +405,25 @@ void session_core::release_local(handle<std::byte> h) {
   throw std::system_error(errc::not_in_arena, "seam::session::unlend: never lent");
 }
 
-void session_core::run() noexcept {
-  // Held until the thread ends: a callback that drops the last session cannot free the core
-  // under this loop.
-  const auto keep = shared_from_this();
-  std::unique_ptr<std::byte[]> buffer(new (std::nothrow) std::byte[max_packet]);
-  if (!buffer) {
-    close(std::make_error_code(std::errc::not_enough_memory));
-    return;
+void session_core::on_posted() noexcept {
+  if (!is_open()) return;
+  if (auto ec = flush_releases()) close(ec);
+}
+
+void session_core::on_ready(std::uint32_t events, std::span<std::byte> buffer) noexcept {
+  if (!is_open()) return;
+  if (events & EPOLLOUT) {
+    if (auto ec = flush_releases()) return close(ec);
   }
-  for (;;) {
-    pollfd fds[2] = {{m_socket.get(), POLLIN, 0}, {m_wake.get(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) continue;  // EINTR
-    if (fds[1].revents & POLLIN) {
-      std::uint64_t count;
-      [[maybe_unused]] ssize_t r = ::read(m_wake.get(), &count, sizeof count);
-      {
-        std::lock_guard lock(m_mutex);
-        if (m_stop) return;
-        if (!m_open) continue;  // closed locally: wait for the stop
-      }
-      if (auto ec = flush_releases()) close(ec);
-    }
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      if (!is_open()) {
-        // Our own shutdown: nothing more to read; wait for the stop without spinning.
-        pollfd w{m_wake.get(), POLLIN, 0};
-        ::poll(&w, 1, -1);
-        continue;
-      }
-      frame f;
-      auto ec = receive_frame(m_socket.get(), f, {buffer.get(), max_packet}, timeout{0});
-      if (ec == errc::would_block) continue;
-      if (!ec) ec = dispatch(f);
-      if (ec) close(ec);
-    }
+  if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
+  // A few packets per turn, so that a chatty peer does not starve the other sessions; the
+  // socket stays readable and epoll brings us back for the rest.
+  for (int i = 0; i < 16 && is_open(); ++i) {
+    frame f;
+    auto ec = receive_frame(m_socket.get(), f, buffer, timeout{0});
+    if (ec == errc::would_block) return;
+    if (!ec) ec = dispatch(f);
+    if (ec) return close(ec);
   }
 }
 

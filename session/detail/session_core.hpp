@@ -1,17 +1,18 @@
 #pragma once
-// The shared state of one session: the socket to the peer, the arenas on both sides, the lend
-// table, and the thread that reads the peer's control messages.
+// The shared state of one session: the socket to the peer, the arenas on both sides, and the
+// lend table. The process's reactor thread (reactor.hpp) reads the peer's control messages.
 
 #include <sys/types.h>
 
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <thread>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -20,10 +21,11 @@
 #include "seam/session/session.hpp"
 #include "seam/session/wire.hpp"
 #include "session/detail/protocol.hpp"
+#include "session/detail/reactor.hpp"
 
 namespace seam::detail {
 
-class session_core : public std::enable_shared_from_this<session_core> {
+class session_core : public reactor_client, public std::enable_shared_from_this<session_core> {
  public:
   /// Channels the peer opened that are not accepted yet; one more is a protocol error.
   static constexpr std::size_t max_pending_channels = 256;
@@ -36,9 +38,10 @@ class session_core : public std::enable_shared_from_this<session_core> {
   session_core& operator=(const session_core&) = delete;
   ~session_core();
 
-  /// Starts the thread that reads the peer's control messages.
+  /// Hands the socket to the process's reactor, which reads the peer's control messages.
   void start();
-  /// Closes the session and ends its thread (joined unless called from that thread).
+  /// Closes the session and leaves the reactor: once this returns (off the reactor thread), no
+  /// callback of this session runs any more.
   void stop() noexcept;
   /// Closes the session for `reason`: once; releases every lend, wakes waiters, calls on_close.
   void close(std::error_code reason) noexcept;
@@ -89,16 +92,20 @@ class session_core : public std::enable_shared_from_this<session_core> {
     }
   };
 
-  void run() noexcept;
+  void on_ready(std::uint32_t events, std::span<std::byte> buffer) noexcept override;
+  void on_posted() noexcept override;
+  /// Leaves the reactor (waits for a callback in progress unless on the reactor thread).
+  void leave_reactor() noexcept;
   std::error_code dispatch(frame& f);
   /// Releases one lend of each handle; false if one was never lent.
   bool release(std::span<const handle<std::byte>> handles);
+  /// Sends the queued releases without waiting (on the reactor thread): what does not fit in
+  /// the socket now waits for it to drain (EPOLLOUT), so a peer that does not read stalls only
+  /// its own session.
   std::error_code flush_releases() noexcept;
   std::error_code send(const packet& p) noexcept;
-  void wake() noexcept;
 
   const unique_fd m_socket;
-  unique_fd m_wake;  // eventfd: releases queued, or stop
   const std::unique_ptr<seam::arena> m_arena;
   const pid_t m_peer_pid;
   const uid_t m_peer_uid;
@@ -108,7 +115,6 @@ class session_core : public std::enable_shared_from_this<session_core> {
   mutable std::condition_variable m_changed;
   bool m_open = true;
   bool m_closed = false;  // the close finished: lends released, on_close called
-  bool m_stop = false;
   std::error_code m_reason;
   std::function<void(std::error_code)> m_on_close;
   std::vector<std::pair<std::uint64_t, std::function<void()>>> m_close_hooks;
@@ -120,7 +126,9 @@ class session_core : public std::enable_shared_from_this<session_core> {
   std::deque<session::channel_offer> m_channels;  // opened by the peer, not yet accepted
   std::vector<handle<std::byte>> m_releases;      // ours to send
   std::mutex m_send_mutex;                        // one packet at a time on the socket
-  std::thread m_thread;
+  reactor* m_reactor = nullptr;
+  std::atomic<std::uint64_t> m_reactor_id{0};  // 0: not (or no longer) in the reactor
+  bool m_want_write = false;       // reactor thread only: EPOLLOUT asked for
 };
 
 /// What ties a `borrowed<T>` to its session: tells the lender when dropped, and keeps the

@@ -1,0 +1,172 @@
+#include "session/detail/reactor.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <new>
+
+#include "seam/session/wire.hpp"
+
+namespace seam::detail {
+namespace {
+
+std::mutex g_start_mutex;
+// The process's reactor and the process it was started in. Leaked on purpose: sessions may
+// outlive static destructors, and a forked child must not touch the parent's (its mutex may
+// be held by a thread that does not exist there).
+reactor* g_reactor = nullptr;
+pid_t g_reactor_pid = 0;
+
+}  // namespace
+
+reactor* reactor::instance(std::error_code& ec) noexcept {
+  std::lock_guard lock(g_start_mutex);
+  if (g_reactor != nullptr && g_reactor_pid == ::getpid()) return g_reactor;
+  auto* r = new (std::nothrow) reactor();
+  if (r == nullptr) return ec = std::make_error_code(std::errc::not_enough_memory), nullptr;
+  if (!r->start(ec)) {
+    delete r;
+    return nullptr;
+  }
+  g_reactor = r;
+  g_reactor_pid = ::getpid();
+  return r;
+}
+
+bool reactor::start(std::error_code& ec) noexcept {
+  m_buffer.reset(new (std::nothrow) std::byte[max_packet]);
+  if (!m_buffer) return ec = std::make_error_code(std::errc::not_enough_memory), false;
+  m_epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!m_epoll) return ec = {errno, std::system_category()}, false;
+  m_wake.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!m_wake) return ec = {errno, std::system_category()}, false;
+  epoll_event e{};
+  e.events = EPOLLIN;
+  e.data.u64 = 0;  // ids start at 1
+  if (::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, m_wake.get(), &e) != 0) {
+    return ec = {errno, std::system_category()}, false;
+  }
+  try {
+    std::thread t([this] { run(); });
+    m_thread_id = t.get_id();
+    t.detach();  // runs as long as the process
+  } catch (const std::system_error& e) {
+    return ec = e.code(), false;
+  }
+  ec.clear();
+  return true;
+}
+
+std::uint64_t reactor::add(int fd, std::shared_ptr<reactor_client> client,
+                           std::error_code& ec) noexcept {
+  std::uint64_t id = 0;
+  try {
+    std::lock_guard lock(m_mutex);
+    id = m_next_id++;
+    m_clients.emplace(id, std::move(client));
+  } catch (const std::bad_alloc&) {
+    return ec = std::make_error_code(std::errc::not_enough_memory), 0;
+  }
+  epoll_event e{};
+  e.events = EPOLLIN;
+  e.data.u64 = id;
+  if (::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, fd, &e) != 0) {
+    ec = {errno, std::system_category()};
+    std::shared_ptr<reactor_client> dropped;
+    std::lock_guard lock(m_mutex);
+    auto it = m_clients.find(id);
+    if (it != m_clients.end()) {
+      dropped = std::move(it->second);  // dropped after the lock: it may be the last reference
+      m_clients.erase(it);
+    }
+    return 0;
+  }
+  ec.clear();
+  return id;
+}
+
+void reactor::want_write(std::uint64_t id, int fd, bool on) noexcept {
+  epoll_event e{};
+  e.events = EPOLLIN | (on ? EPOLLOUT : 0u);
+  e.data.u64 = id;
+  ::epoll_ctl(m_epoll.get(), EPOLL_CTL_MOD, fd, &e);
+}
+
+void reactor::remove(std::uint64_t id, int fd) noexcept {
+  if (id == 0) return;
+  std::shared_ptr<reactor_client> dropped;
+  {
+    std::unique_lock lock(m_mutex);
+    auto it = m_clients.find(id);
+    if (it != m_clients.end()) {
+      dropped = std::move(it->second);
+      m_clients.erase(it);
+      ::epoll_ctl(m_epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
+    }
+    if (!on_thread()) m_idle.wait(lock, [&] { return m_current != id; });
+  }
+  // `dropped` goes here, outside the lock: it may be the client's last reference.
+}
+
+void reactor::post(std::uint64_t id) noexcept {
+  try {
+    std::lock_guard lock(m_mutex);
+    m_posted.push_back(id);
+  } catch (const std::bad_alloc&) {
+    return;  // the releases wait for the next post or the session's end
+  }
+  const std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t r = ::write(m_wake.get(), &one, sizeof one);
+}
+
+void reactor::dispatch(std::uint64_t id, std::uint32_t events, bool posted) noexcept {
+  std::shared_ptr<reactor_client> client;
+  {
+    std::lock_guard lock(m_mutex);
+    auto it = m_clients.find(id);
+    if (it == m_clients.end()) return;  // removed since epoll reported it
+    client = it->second;
+    m_current = id;
+  }
+  if (posted) {
+    client->on_posted();
+  } else {
+    client->on_ready(events, {m_buffer.get(), max_packet});
+  }
+  client.reset();  // may end the client here (its last session dropped in a callback)
+  {
+    std::lock_guard lock(m_mutex);
+    m_current = 0;
+  }
+  m_idle.notify_all();
+}
+
+void reactor::run() noexcept {
+  constexpr int batch = 256;
+  epoll_event events[batch];
+  std::vector<std::uint64_t> posted;
+  for (;;) {
+    const int n = ::epoll_wait(m_epoll.get(), events, batch, -1);
+    if (n < 0) continue;  // EINTR
+    for (int i = 0; i < n; ++i) {
+      const std::uint64_t id = events[i].data.u64;
+      if (id != 0) {
+        dispatch(id, events[i].events, false);
+        continue;
+      }
+      std::uint64_t count;
+      [[maybe_unused]] ssize_t r = ::read(m_wake.get(), &count, sizeof count);
+      {
+        std::lock_guard lock(m_mutex);
+        posted.swap(m_posted);
+      }
+      for (std::uint64_t p : posted) dispatch(p, 0, true);
+      posted.clear();
+    }
+  }
+}
+
+}  // namespace seam::detail
