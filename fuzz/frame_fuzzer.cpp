@@ -133,13 +133,15 @@ void check_hello(const frame& f, frame_kind expected) {
   }
 }
 
-// A refusal always decodes to one of the two reasons a client reports.
+// A refusal always decodes to one of the reasons a client reports, with a plausible errno.
 void check_refuse(const frame& f) {
-  const std::error_code ec = seam::detail::decode_refuse(f);
-  SEAM_FUZZ_CHECK(ec == seam::errc::refused || ec == seam::errc::version_mismatch);
-  if (ec == seam::errc::version_mismatch) {
-    const auto again = wire_bytes(seam::detail::encode_refuse(seam::errc::version_mismatch));
-    SEAM_FUZZ_CHECK(f.bytes.size() == again.size() - sizeof(frame_header));
+  int error_number = -1;
+  const std::error_code ec = seam::detail::decode_refuse(f, &error_number);
+  SEAM_FUZZ_CHECK(seam::detail::is_refusal_reason(ec));
+  SEAM_FUZZ_CHECK(error_number >= 0 && error_number < 4096);
+  if (ec != seam::errc::refused) {
+    const auto again = wire_bytes(seam::detail::encode_refuse(ec, error_number));
+    SEAM_FUZZ_CHECK(f.bytes.size() == 4 || f.bytes.size() == again.size() - sizeof(frame_header));
   }
 }
 

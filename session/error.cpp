@@ -35,8 +35,29 @@ class session_error_category final : public std::error_category {
         return "too many outstanding lends on this session";
       case errc::would_block:
         return "operation would block";
+      case errc::busy:
+        return "the session server has its most handshakes pending (server_options::"
+               "max_pending_handshakes, max_pending_per_uid): try again";
+      case errc::descriptor_limit:
+        return "out of file descriptors (RLIMIT_NOFILE, ulimit -n, or the system's file table)";
+      case errc::out_of_memory:
+        return "out of memory";
+      case errc::arena_too_large:
+        return "the peer's arena is larger than session_options::max_peer_arena allows";
     }
     return "unknown seam session error " + std::to_string(value);
+  }
+
+  // The limits compare equal to their errno: `ec == std::errc::too_many_files_open`.
+  std::error_condition default_error_condition(int value) const noexcept override {
+    switch (static_cast<session_errc>(value)) {
+      case errc::descriptor_limit:
+        return std::errc::too_many_files_open;
+      case errc::out_of_memory:
+        return std::errc::not_enough_memory;
+      default:
+        return {value, *this};
+    }
   }
 };
 

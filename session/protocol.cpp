@@ -22,8 +22,33 @@ packet encode_hello(frame_kind kind, std::uint32_t pid, std::uint64_t arena_id, 
   return {kind, {}, bytes_of(body), {arena_fd}};
 }
 
-packet encode_refuse(session_errc why) {
-  return {frame_kind::refuse, {}, bytes_of(static_cast<std::uint32_t>(why)), {}};
+namespace {
+
+// A refusal's reason on the wire: a session_errc as is, an arena limit as 1000 + its value (the
+// two enums overlap).
+constexpr std::uint32_t arena_reason_base = 1000;
+
+std::uint32_t wire_reason(std::error_code why) noexcept {
+  if (why.category() == arena_category()) {
+    return arena_reason_base + static_cast<std::uint32_t>(why.value());
+  }
+  if (why.category() == session_category()) return static_cast<std::uint32_t>(why.value());
+  return static_cast<std::uint32_t>(errc::refused);
+}
+
+}  // namespace
+
+bool is_refusal_reason(std::error_code ec) noexcept {
+  return ec == errc::refused || ec == errc::version_mismatch || ec == errc::timed_out ||
+         ec == errc::busy || ec == errc::arena_too_large || ec == errc::descriptor_limit ||
+         ec == errc::out_of_memory || ec == errc::address_space_limit ||
+         ec == errc::map_count_limit;
+}
+
+packet encode_refuse(std::error_code why, int error_number) {
+  if (!is_refusal_reason(why)) why = errc::refused;
+  const std::uint32_t body[2] = {wire_reason(why), static_cast<std::uint32_t>(error_number)};
+  return {frame_kind::refuse, {}, bytes_of(body), {}};
 }
 
 packet encode_channel(std::span<const std::byte> setup, std::span<const int> fds) {
@@ -47,16 +72,25 @@ std::error_code decode_hello(const frame& f, frame_kind expected, hello_body& bo
   return {};
 }
 
-std::error_code decode_refuse(const frame& f) noexcept {
-  std::uint32_t why = 0;
-  if (f.kind == frame_kind::refuse && f.bytes.size() == sizeof why && f.fds.empty() &&
-      f.handles.empty()) {
-    std::memcpy(&why, f.bytes.data(), sizeof why);
+std::error_code decode_refuse(const frame& f, int* error_number) noexcept {
+  std::uint32_t body[2] = {static_cast<std::uint32_t>(errc::refused), 0};
+  // 4 bytes: a peer from before refusals carried an errno.
+  if (f.kind == frame_kind::refuse && (f.bytes.size() == 4 || f.bytes.size() == 8) &&
+      f.fds.empty() && f.handles.empty()) {
+    std::memcpy(body, f.bytes.data(), f.bytes.size());
   }
-  // Any other answer is a refusal too: the server hung up on us.
-  return why == static_cast<std::uint32_t>(errc::version_mismatch)
-             ? std::error_code(errc::version_mismatch)
-             : std::error_code(errc::refused);
+  if (error_number != nullptr) {
+    // An errno is a small positive number; anything else is noise from the peer.
+    *error_number = body[1] < 4096 ? static_cast<int>(body[1]) : 0;
+  }
+  std::error_code why;
+  if (body[0] >= arena_reason_base && body[0] < arena_reason_base + 100) {
+    why = make_error_code(static_cast<arena_errc>(body[0] - arena_reason_base));
+  } else if (body[0] < 100) {
+    why = make_error_code(static_cast<session_errc>(body[0]));
+  }
+  // Any other answer is a refusal too: the peer hung up on us.
+  return is_refusal_reason(why) ? why : std::error_code(errc::refused);
 }
 
 std::error_code decode_control(frame& f, control& out) noexcept {

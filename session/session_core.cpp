@@ -8,6 +8,7 @@
 
 #include "seam/session/error.hpp"
 #include "session/detail/protocol.hpp"
+#include "session/detail/view_cache.hpp"
 
 namespace seam::detail {
 
@@ -327,6 +328,9 @@ std::error_code session_core::flush_releases() noexcept {
 }
 
 std::error_code session_core::dispatch(frame& f) {
+  // The peer gave up right after the handshake (it hit a limit mapping our arena): its reason
+  // closes the session, so that this side names the cause too.
+  if (f.kind == frame_kind::refuse) return decode_refuse(f);
   control c;
   if (auto ec = decode_control(f, c)) return ec;
   switch (c.kind) {
@@ -344,7 +348,7 @@ std::error_code session_core::dispatch(frame& f) {
     }
     case frame_kind::share: {
       std::error_code ec;
-      auto view = std::make_shared<const arena_view>(arena_view::open(c.fds[0].get(), ec));
+      auto view = map_shared(c.fds[0].get(), ec);
       if (ec) return ec;
       std::lock_guard lock(m_mutex);
       // Each view maps a whole arena: bound what a peer can make us map.

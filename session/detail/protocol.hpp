@@ -46,8 +46,9 @@ std::error_code send_packet(int fd, const packet& p, timeout wait) noexcept;
 /// hello (client) or welcome (server): our version, pid and arena, whose read-only fd goes
 /// with it.
 packet encode_hello(frame_kind kind, std::uint32_t pid, std::uint64_t arena_id, int arena_fd);
-/// refuse: why the server turns the client away.
-packet encode_refuse(session_errc why);
+/// refuse: why the server turns the client away (or why either side gives up a handshake):
+/// a reason `decode_refuse` knows (a `session_errc`, or an arena limit) and the errno behind it.
+packet encode_refuse(std::error_code why, int error_number = 0);
 /// channel: a new channel, described by its transport's `setup` bytes and descriptors.
 packet encode_channel(std::span<const std::byte> setup, std::span<const int> fds);
 /// share: another arena the peer may read.
@@ -62,8 +63,13 @@ inline constexpr std::size_t max_release_handles =
 
 /// Checks a hello (or welcome) and extracts its body. The fd is checked by mapping it.
 std::error_code decode_hello(const frame& f, frame_kind expected, hello_body& body) noexcept;
-/// Checks a refusal: the reason it gives (`errc::version_mismatch`, else `errc::refused`).
-std::error_code decode_refuse(const frame& f) noexcept;
+/// Checks a refusal: the reason it gives, one of `is_refusal_reason` (`errc::refused` for
+/// anything else), and the errno behind it in `error_number` (0 if none or implausible).
+std::error_code decode_refuse(const frame& f, int* error_number = nullptr) noexcept;
+/// True for the reasons a refusal may carry: `refused`, `version_mismatch`, `timed_out` (the
+/// handshake's deadline), `busy`, `arena_too_large`, and the limits `descriptor_limit`,
+/// `out_of_memory`, `address_space_limit`, `map_count_limit`.
+bool is_refusal_reason(std::error_code ec) noexcept;
 
 /// A control message on an open session, checked for shape. Refers into the frame it was
 /// decoded from (which must outlive it); `fd` is taken out of the frame.

@@ -9,6 +9,13 @@ namespace seam::test::crash_cases {
 
 constexpr std::size_t GiB = std::size_t{1} << 30;
 
+// Session arenas that hold the 1 GiB message.
+seam::server_options walk_server_options() {
+  seam::server_options options;
+  options.arena_capacity = crash::walk_arena_capacity;
+  return options;
+}
+
 // ---- while a reader walks a 1 GiB message ----------------------------------------------------
 
 // We lend a 1 GiB message (built in `from`) to the victim, which walks it until killed.
@@ -37,7 +44,7 @@ void server_while_reader_walks() {
   crash_peer victim("server-walk", app);
   ASSERT_EQ(victim.line(), "listening");
   {
-    auto s = seam::session::connect(app, 10s);
+    auto s = seam::session::connect(app, 10s, {.arena_capacity = crash::walk_arena_capacity});
     expect_gib_released_after_reader_dies(s, s.arena(), victim);
   }
   connect_to_a_new_server(app, baseline);
@@ -46,7 +53,7 @@ void server_while_reader_walks() {
 // The message comes from a dataset arena shared with the client, which outlives the session.
 void client_while_reader_walks() {
   const auto app = unique_app();
-  seam::session_server server{app};
+  seam::session_server server{app, walk_server_options()};
   seam::arena dataset({.name = "crash-dataset"});
   const std::size_t dataset_allocated = dataset.stats().allocated;
   const held_resources baseline;
@@ -62,7 +69,7 @@ void client_while_reader_walks() {
 
 void borrower_while_reader_walks() {
   const auto app = unique_app();
-  seam::session_server server{app};
+  seam::session_server server{app, walk_server_options()};
   const held_resources baseline;
   {
     crash_peer victim("borrower-walk", app);
@@ -76,7 +83,7 @@ void borrower_while_reader_walks() {
 // the rest of the walk reads a dead process's memory, which must stay intact.
 void lender_while_reader_walks() {
   const auto app = unique_app();
-  seam::session_server server{app};
+  seam::session_server server{app, walk_server_options()};
   const held_resources baseline;
   {
     crash_peer victim("lender-walk", app);

@@ -391,7 +391,7 @@ int soak(seam::session& s) {
 }
 
 int run_client(const std::string& mode, const std::string& app) {
-  auto s = seam::session::connect(app, 10s);
+  auto s = seam::session::connect(app, 10s, {.arena_capacity = crash::walk_arena_capacity});
   if (mode == "client-fd") return fd_sent(s);
   if (mode == "lender-fd") return lend_with_fd(s);
   if (mode == "borrower-fd") return fd_unreceived(s);
@@ -409,7 +409,9 @@ int run_client(const std::string& mode, const std::string& app) {
 }
 
 int run_server(const std::string& mode, const std::string& app) {
-  seam::session_server server{app};
+  seam::server_options options;
+  options.arena_capacity = crash::walk_arena_capacity;
+  seam::session_server server{app, options};
   say("listening");
   auto s = server.accept(30s);
   if (mode == "server-fd") return fd_unreceived(s);

@@ -18,6 +18,8 @@ inline constexpr std::uint64_t peer_value(std::size_t i) { return i * 11 + 1; }
 /// under 512 MiB, so a big payload is a list of parts).
 inline constexpr std::size_t gib_parts = 64;
 inline constexpr std::size_t gib_part_bytes = std::size_t{16} << 20;
+/// Session arenas that hold the 1 GiB message (the default holds 1 GiB at most).
+inline constexpr std::size_t walk_arena_capacity = std::size_t{3} << 30;
 inline constexpr std::uint64_t gib_seed = 11;
 
 /// The message the copying path is killed in the middle of: 32 MiB, far more than a stream

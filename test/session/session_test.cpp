@@ -132,7 +132,8 @@ TEST(SessionTest, AnotherProtocolVersionIsToldSo) {
     seam::detail::frame f;
     if (seam::detail::receive_frame(fd.get(), f, buffer, 5s)) return 3;
     std::uint32_t why = 0;
-    if (f.kind != seam::detail::frame_kind::refuse || f.bytes.size() != sizeof why) return 4;
+    // The reason first, then the errno behind it (0 here).
+    if (f.kind != seam::detail::frame_kind::refuse || f.bytes.size() != 2 * sizeof why) return 4;
     std::memcpy(&why, f.bytes.data(), sizeof why);
     return why == static_cast<std::uint32_t>(seam::errc::version_mismatch) ? 0 : 5;
   });

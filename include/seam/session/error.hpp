@@ -25,6 +25,12 @@ enum class session_errc {
   unknown_arena,        ///< A handle names an arena the peer never shared.
   lend_limit,           ///< The session has as many outstanding lends as it allows.
   would_block,          ///< Non-blocking call: nothing to do now; wait for the fd.
+  // Limits hit while connecting; each compares equal to its errno (`ec == std::errc::…`).
+  // Either side may report them: the side that hit the limit tells the other why it gave up.
+  busy,              ///< The server has its most handshakes pending (from this user or in all).
+  descriptor_limit,  ///< Out of file descriptors: RLIMIT_NOFILE (`ulimit -n`) or the system's.
+  out_of_memory,     ///< Out of memory.
+  arena_too_large,   ///< The peer's arena is larger than `session_options::max_peer_arena`.
 };
 
 namespace errc {

@@ -32,6 +32,7 @@ enum class transport;
 namespace detail {
 class session_core;
 struct borrow_token;
+struct handshake_table;
 }  // namespace detail
 
 /// Settings of one side of a session.
@@ -39,9 +40,24 @@ struct session_options {
   /// For `connect`: the user id the server runs as; by default the caller's effective uid.
   /// (Server names are per user: `@seam/<uid>/<app>`.)
   uid_t server_uid = static_cast<uid_t>(-1);
-  /// Address space of the session's own arena (sparse; see `arena_options`).
-  std::size_t arena_capacity = std::size_t{64} << 30;
-  /// Longest wait for the other side's half of the handshake.
+  /// The session arena's capacity where RLIMIT_AS allows it: 1 GiB. A server reserves its own
+  /// arena and maps its client's for every session: 10,000 sessions at the defaults reserve
+  /// 10,000 x (1 + 1) GiB = 20 TiB of the 128 TiB a process has (47 bits); a client with 2,500
+  /// sessions 5 TiB. Lend big data from an arena you `share` instead: it is mapped once per
+  /// process however many sessions share it.
+  static constexpr std::size_t default_arena_capacity = std::size_t{1} << 30;
+  /// Address space of the session's own arena (sparse: memory is charged only when touched).
+  /// 0 (the default): `default_arena_capacity`, or a sixteenth of what RLIMIT_AS (`ulimit -v`)
+  /// leaves, whichever is smaller (at least 8 MiB). What this side lends from its session
+  /// arena (rings of channels, messages built there) must fit in it.
+  std::size_t arena_capacity = 0;
+  /// Largest session arena of the peer that this side maps (its fd's size); a larger one ends
+  /// the handshake with `errc::arena_too_large` on both sides. Bounds the address space a peer
+  /// can make this side reserve: 10,000 sessions x 4 GiB = 40 TiB at worst.
+  std::size_t peer_arena_limit = std::size_t{4} << 30;
+  /// Longest wait for the other side's half of the handshake. On a server, each connection's
+  /// deadline: a client that says nothing for this long is answered `errc::timed_out` and
+  /// dropped, while other handshakes go on.
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(5)};
   /// Most lends that may be outstanding at once; `lend` fails with `errc::lend_limit` beyond.
   std::size_t max_lends = std::size_t{1} << 20;
@@ -54,6 +70,14 @@ struct server_options : session_options {
   std::vector<uid_t> allowed_uids;
   /// Groups whose members (by primary gid) may connect.
   std::vector<gid_t> allowed_gids;
+  /// Handshakes in progress at once (connections whose hello has not come yet), in all. Each
+  /// holds one descriptor until its hello comes or `handshake_timeout` passes. At the bound, a
+  /// new connection is answered at once with `errc::busy` and closed (its `connect` fails with
+  /// `errc::busy`; it may try again), and counted in `rejected()`.
+  std::size_t max_pending_handshakes = 1024;
+  /// Handshakes in progress at once from one user (by `SO_PEERCRED` uid): the same answer at
+  /// the bound, so that one user's silent connections cannot take every slot.
+  std::size_t max_pending_per_uid = 256;
 };
 
 template <class T>
@@ -62,10 +86,17 @@ class borrowed;
 /// A connection between two processes: each side has its own arena, which the other maps
 /// read-only, so each side can lend from its arena and read the other's.
 ///
-/// A background thread per session reads the peer's control messages (releases, channels,
-/// shared arenas) and notices the peer's death at once (its socket closes, even on
-/// `kill -9`): then every lend to the peer is released and `on_close` runs. Every message from
-/// the peer is validated; a bad one closes the session with `errc::protocol_error`.
+/// One thread per process, the session reactor (an epoll loop, started with the first
+/// session), reads every session's control messages (releases, channels, shared arenas) and
+/// notices each peer's death at once (its socket closes, even on `kill -9`): then every lend to
+/// the peer is released and `on_close` runs. Threads do not grow with sessions. Every message
+/// from the peer is validated; a bad one closes the session with `errc::protocol_error`.
+///
+/// Callbacks (`on_close`, a lend's `on_release`, `watch_close` hooks) run on the thread that
+/// closes the session or receives the release: the reactor thread when the peer releases,
+/// closes, dies or misbehaves; the caller's thread on `close()`, on destruction, or `unlend`.
+/// On the reactor thread they hold up every other session of the process while they run: keep
+/// them short and never wait in them for another session's traffic.
 ///
 /// Thread-safe, movable. Destroying the session closes it, releases what it lent, and frees its
 /// arena; `borrowed` objects keep the peer's arena mapped until they go.
@@ -81,7 +112,13 @@ class session {
 
   /// Connects to the server listening as `app` for this user (or `options.server_uid`).
   /// Throws `std::system_error`:
-  /// `errc::no_such_server`, `errc::refused`, `errc::version_mismatch`, `errc::timed_out`.
+  /// `errc::no_such_server`, `errc::refused`, `errc::version_mismatch`, `errc::timed_out`,
+  /// `errc::busy` (the server has its most handshakes pending), `errc::arena_too_large`, and
+  /// the limits either side hit: `errc::descriptor_limit`, `errc::out_of_memory`,
+  /// `errc::address_space_limit`, `errc::map_count_limit` (when the server hit it, the
+  /// exception's message gives the server's errno too). A limit this side hits after the
+  /// connection is made is told to the server, whose `last_rejection()` (or the session's
+  /// `close_reason()`) names it.
   static session connect(std::string_view app, duration timeout = std::chrono::seconds(5),
                          const session_options& options = {});
   static session connect(std::string_view app, duration timeout, const session_options& options,
@@ -91,8 +128,9 @@ class session {
   bool is_open() const noexcept;
   /// Why the session closed (`errc::peer_closed` when the peer went away); empty while open.
   std::error_code close_reason() const;
-  /// Calls `callback(reason)` once, from the session's thread, when the session closes (at
-  /// once if it already has).
+  /// Calls `callback(reason)` once when the session closes (at once, on the caller's thread,
+  /// if it already has): on the process's session reactor thread if the peer closed, died or
+  /// misbehaved, on the closing thread if this side closed.
   void on_close(std::function<void(std::error_code)> callback);
   /// Waits up to `timeout` for the session to close; returns whether it has.
   bool wait_closed(duration timeout) const;
@@ -301,31 +339,58 @@ borrowed<const T> session::borrow(handle<T> h, std::error_code& ec) noexcept {
 /// the filesystem, nothing to clean up (the name goes with the socket, even on `kill -9`).
 /// A second server with the same name in the same user fails with `errc::server_exists`.
 ///
+/// Handshakes run in parallel inside `accept`, each with its own deadline
+/// (`handshake_timeout`): a slow or silent client delays no other. Pending handshakes are
+/// bounded in all and per user (`max_pending_handshakes`, `max_pending_per_uid`); beyond, new
+/// clients are told `errc::busy` at once.
+///
 /// `accept` is for one thread at a time; sessions it returns are independent of the server.
 class session_server {
  public:
+  /// Timeouts, in milliseconds.
   using duration = std::chrono::milliseconds;
 
+  /// Listens as `app`. Throws `errc::server_exists`, or the error of socket/bind/listen.
   explicit session_server(std::string_view app, server_options options = {});
-  session_server(session_server&&) noexcept = default;
-  session_server& operator=(session_server&&) noexcept = default;
-  ~session_server() = default;
+  /// Moves the listener and the handshakes in progress.
+  session_server(session_server&&) noexcept;
+  /// Moves the listener and the handshakes in progress.
+  session_server& operator=(session_server&&) noexcept;
+  /// Stops listening; handshakes in progress are dropped (their clients see the socket close).
+  ~session_server();
 
-  /// Waits up to `timeout` for a client that passes the checks and completes the handshake.
-  /// Clients that are refused or break the handshake are answered (when possible), dropped and
-  /// counted in `rejected()`, and the wait goes on. Throws `errc::timed_out`.
+  /// Waits up to `timeout` for a client that passes the checks and completes the handshake;
+  /// meanwhile every pending handshake progresses. Clients that are refused, break the
+  /// handshake, time out or are over the bounds are answered (when possible), dropped and
+  /// counted in `rejected()`, and the wait goes on. Throws `errc::timed_out`; and, once per
+  /// occurrence, the limit this process hit while accepting or answering a client
+  /// (`errc::descriptor_limit`, `errc::out_of_memory`, `errc::address_space_limit`,
+  /// `errc::map_count_limit`): that client is told why, and the next `accept` goes on.
   session accept(duration timeout = duration(-1));
+  /// As `accept`, reporting errors in `ec`.
   session accept(duration timeout, std::error_code& ec) noexcept;
 
-  /// Connections turned away so far (wrong user, bad handshake, wrong version).
+  /// Connections turned away so far (wrong user, bad handshake, wrong version, busy, timed
+  /// out, a limit on either side).
   std::size_t rejected() const noexcept { return m_rejected; }
-  /// The listening socket, readable when a client is waiting.
+  /// Why the last connection was turned away (e.g. `errc::busy`, `errc::timed_out`, or the
+  /// client's own `errc::descriptor_limit`); empty if none was.
+  std::error_code last_rejection() const noexcept;
+  /// Handshakes in progress now.
+  std::size_t pending() const noexcept;
+  /// The listening socket, readable when a client is waiting. Hellos of pending handshakes
+  /// arrive on their own sockets: with handshakes pending, call `accept` with a short timeout.
   int native_handle() const noexcept { return m_listener.get(); }
 
  private:
+  std::error_code admit(std::vector<int>& ready) noexcept;
+  bool finish(std::size_t i, session& out, std::error_code& ec) noexcept;
+  void reject(int fd, std::error_code why) noexcept;
+
   unique_fd m_listener;
   server_options m_options;
   std::size_t m_rejected = 0;
+  std::unique_ptr<detail::handshake_table> m_table;
 };
 
 }  // namespace seam
