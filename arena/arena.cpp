@@ -43,6 +43,7 @@ class arena_core {
     header->id = id;
     header->capacity = capacity;
     fork_epoch = g_fork_epoch.load(std::memory_order_relaxed);
+    heap_arenas = options.heap_arenas;
   }
   arena_core(const arena_core&) = delete;
   arena_core& operator=(const arena_core&) = delete;
@@ -68,6 +69,7 @@ class arena_core {
   std::size_t capacity = 0;
   std::uint64_t id = 0;
   unsigned fork_epoch = 0;
+  unsigned heap_arenas = 0;
   std::error_code made_error;  // why the heap could not be made (under made_error_mutex())
   std::mutex& made_error_mutex() noexcept { return m_heap_mutex; }
 
@@ -122,7 +124,8 @@ heap* arena_core::heap(arena* owner) noexcept {
   if (detail::heap* h = heap_if_made()) return h;
   if (forked()) return made_error = errc::forked_child, nullptr;
   std::error_code ec;
-  auto* h = new (std::nothrow) detail::heap(fd.get(), base, header_bytes, capacity, ec);
+  auto* h =
+      new (std::nothrow) detail::heap(fd.get(), base, header_bytes, capacity, ec, heap_arenas);
   if (h == nullptr) return made_error = std::make_error_code(std::errc::not_enough_memory), nullptr;
   if (ec) {
     delete h;
@@ -244,6 +247,14 @@ unique_fd arena::share() const {
   unique_fd fd = share(ec);
   throw_if(ec, "seam::arena::share");
   return fd;
+}
+
+bool arena::drop_descriptor() noexcept {
+  std::lock_guard lock(m_core->made_error_mutex());
+  // A heap holds the descriptor's number: closing it could let it name another file.
+  if (m_core->heap_if_made() != nullptr) return false;
+  m_core->fd.reset();
+  return true;
 }
 
 unique_fd arena::share(std::error_code& ec) const noexcept {

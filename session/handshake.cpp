@@ -104,7 +104,9 @@ std::unique_ptr<arena> make_arena(const session_options& options, std::error_cod
     capacity = std::max(capacity, std::size_t{8} << 20);
   }
   try {
-    return std::make_unique<arena>(arena_options{capacity, "seam-session"});
+    // One jemalloc arena per session heap: jemalloc has 4095 per process, and threads rarely
+    // allocate in one session's arena at once.
+    return std::make_unique<arena>(arena_options{capacity, "seam-session", 1});
   } catch (const std::system_error& e) {
     ec = name_limit(e.code());
   } catch (...) {
@@ -117,6 +119,9 @@ std::shared_ptr<session_core> start_core(unique_fd socket, std::unique_ptr<arena
                                          arena_view peer, const ucred& cred,
                                          const session_options& options,
                                          std::error_code& ec) noexcept {
+  // The peer has our arena now, and nothing here shares it again: one descriptor per session
+  // (its socket) instead of two, which decides how many sessions fit under RLIMIT_NOFILE.
+  own->drop_descriptor();
   try {
     auto core = std::make_shared<session_core>(std::move(socket), std::move(own), std::move(peer),
                                                cred.pid, cred.uid, options);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <thread>
+#include <unordered_set>
 
 #include "arena/detail/os.hpp"
 
@@ -151,7 +152,7 @@ struct hooks {
     (void)size;
     if (self.forked() || self.m_dying.load(std::memory_order_relaxed)) return true;
     const auto at = static_cast<std::size_t>(static_cast<std::byte*>(addr) - self.m_base) + offset;
-    return !punch_hole(self.m_fd, at, length);
+    return !punch_hole(self.m_fd, self.m_base, at, length);
   }
 
   // One mapping: any range may be split, and any neighbours merged.
@@ -287,10 +288,11 @@ const thread_entry& heap::thread_cache_slow() noexcept {
     // Forget caches of heaps that are gone (their generation never comes back).
     {
       std::lock_guard lock(g_registry_mutex);
-      auto gone = [](std::uint64_t generation) {
-        return std::none_of(registry().begin(), registry().end(),
-                            [&](heap* h) { return h->m_generation == generation; });
-      };
+      // A set of the live ones, not a scan per entry: a thread that serves thousands of
+      // sessions' heaps (the session reactor) has thousands of entries.
+      std::unordered_set<std::uint64_t> live;
+      for (heap* h : registry()) live.insert(h->m_generation);
+      auto gone = [&](std::uint64_t generation) { return live.count(generation) == 0; };
       std::erase_if(entries, [&](const thread_entry& e) { return gone(e.generation); });
       if (t_front.generation != 0 && gone(t_front.generation)) forget_front();
     }

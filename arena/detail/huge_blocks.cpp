@@ -184,7 +184,7 @@ std::size_t huge_blocks::usable_size(const void* p) const noexcept {
 
 void huge_blocks::punch_dirty() noexcept {
   for (auto it = m_dirty.begin(); it != m_dirty.end();) {
-    if (punch_hole(m_fd, it->first, it->second)) {
+    if (punch_hole(m_fd, m_base, it->first, it->second)) {
       m_dirty_bytes -= it->second;
       it = m_dirty.erase(it);
     } else {
@@ -219,7 +219,7 @@ bool huge_blocks::give_back_top() noexcept {
   if (at + size != low(b) * page) return false;
   if (remove(m_dirty, at, size) != 0) {
     // Punched as a whole: clean pages in it cost nothing to punch.
-    if (!punch_hole(m_fd, at, size)) {
+    if (!punch_hole(m_fd, m_base, at, size)) {
       insert(m_dirty, at, size);  // keep counting it; jemalloc does not get it
       return false;
     }

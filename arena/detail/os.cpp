@@ -105,7 +105,8 @@ std::size_t resident_bytes(int fd) noexcept {
   return static_cast<std::size_t>(st.st_blocks) * 512;
 }
 
-bool punch_hole(int fd, std::size_t offset, std::size_t size) noexcept {
+bool punch_hole(int fd, std::byte* base, std::size_t offset, std::size_t size) noexcept {
+  if (fd < 0) return ::madvise(base + offset, size, MADV_REMOVE) == 0;
   return ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
                      static_cast<off_t>(size)) == 0;
 }

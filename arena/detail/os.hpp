@@ -36,8 +36,10 @@ long long file_size(int fd, std::error_code& ec) noexcept;
 std::size_t resident_bytes(int fd) noexcept;
 
 /// Gives the pages of [offset, offset + size) back to the kernel; they read as zero afterwards.
-/// Returns false on failure. `MADV_DONTNEED` would neither free nor zero shared pages.
-bool punch_hole(int fd, std::size_t offset, std::size_t size) noexcept;
+/// Returns false on failure. `MADV_DONTNEED` would neither free nor zero shared pages. Without
+/// a descriptor (`fd` < 0: the arena dropped it), through its writable mapping at `base`
+/// (`MADV_REMOVE`, the same hole punched).
+bool punch_hole(int fd, std::byte* base, std::size_t offset, std::size_t size) noexcept;
 
 /// Bytes of address space this process may still map under RLIMIT_AS (`ulimit -v`): the soft
 /// limit less what is mapped now; SIZE_MAX without a limit.

@@ -38,6 +38,10 @@ struct arena_options {
   std::size_t capacity = 0;
   /// Shown in `/proc/<pid>/maps` as `/memfd:<name>`; for debugging only.
   std::string name = "seam";
+  /// How many jemalloc arenas the heap spreads allocating threads over (made as threads come):
+  /// 0 (the default) one per CPU, up to 8. jemalloc allows 4095 per process: arenas made by
+  /// the thousand (sessions' own) take 1.
+  unsigned heap_arenas = 0;
 };
 
 /// A snapshot of an arena's use of memory.
@@ -190,6 +194,13 @@ class arena {
   unique_fd share() const;
   unique_fd share(std::error_code& ec) const noexcept;
 
+  /// Closes this process's descriptor of the arena's memfd, which only `share` and `stats`
+  /// need: a server with thousands of sessions would otherwise hold one per session arena (and
+  /// run out under RLIMIT_NOFILE). The memory stays mapped and usable, freed pages still go
+  /// back to the kernel (through the mapping); afterwards `share()` fails (EBADF) and
+  /// `stats().resident` reads 0. Only before the first allocation (returns false after it,
+  /// keeping the descriptor). Sessions drop their arena's once the peer has it.
+  bool drop_descriptor() noexcept;
   /// Returns free memory to the kernel now. Flushes the calling thread's cache for this arena
   /// first. Without it, freed memory stays resident for reuse, within bounds: jemalloc's dirty
   /// pages (10 s decay), freed blocks of 1-64 KiB kept for any thread (up to 128 MiB, or a
