@@ -31,9 +31,15 @@ class arena_core {
     if (ec) {
       std::string what;
       ec = explain_map_failure(ec, capacity, what);
-      throw std::system_error(ec, "seam::arena: cannot reserve the arena's capacity " +
-                                      (what.empty() ? std::string() : "(" + what + ")") +
-                                      "; arena_options::capacity sets it");
+      std::string message;
+      try {
+        message = "seam::arena: cannot reserve the arena's capacity " +
+                  (what.empty() ? std::string() : "(" + what + ")") +
+                  "; arena_options::capacity sets it";
+      } catch (const std::bad_alloc&) {
+        // At the map count limit malloc may fail too: the code still names the limit.
+      }
+      throw std::system_error(ec, message);
     }
     id = random_u64();
     auto* header = ::new (base) arena_header{};

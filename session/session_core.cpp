@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "seam/session/error.hpp"
+#include "session/detail/handshake.hpp"
 #include "session/detail/protocol.hpp"
 #include "session/detail/view_cache.hpp"
 
@@ -427,7 +428,8 @@ void session_core::on_ready(std::uint32_t events, std::span<std::byte> buffer) n
     auto ec = receive_frame(m_socket.get(), f, buffer, timeout{0});
     if (ec == errc::would_block) return;
     if (!ec) ec = dispatch(f);
-    if (ec) return close(ec);
+    // e.g. a channel's descriptor could not be installed: errc::descriptor_limit, not EMFILE.
+    if (ec) return close(name_limit(ec));
   }
 }
 

@@ -1,5 +1,6 @@
 #include "session/detail/view_cache.hpp"
 
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include <map>
@@ -17,9 +18,15 @@ struct view_cache {
   std::size_t inserts = 0;
 };
 
-// Leaked on purpose: sessions (and their views) may outlive static destructors.
+// Leaked on purpose: sessions (and their views) may outlive static destructors. Its lock is
+// held across fork, so that a child never inherits it taken by the reactor thread.
 view_cache& cache() {
-  static auto* c = new view_cache;
+  static auto* c = [] {
+    auto* made = new view_cache;
+    ::pthread_atfork([] { cache().mutex.lock(); }, [] { cache().mutex.unlock(); },
+                     [] { cache().mutex.unlock(); });
+    return made;
+  }();
   return *c;
 }
 

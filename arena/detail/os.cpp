@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
+#include <cstdlib>
 #include <string>
 
 #include "seam/arena/error.hpp"
@@ -123,6 +123,19 @@ std::size_t mapped_bytes() noexcept {
   return n == 1 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(::getpagesize()) : 0;
 }
 
+// Lines of a /proc file, read through a buffer on the stack.
+std::size_t count_lines(const char* path) noexcept {
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  std::size_t lines = 0;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) {
+    for (ssize_t i = 0; i < n; ++i) lines += buffer[i] == '\n';
+  }
+  ::close(fd);
+  return lines;
+}
+
 std::string gib(std::size_t bytes) {
   char text[32];
   std::snprintf(text, sizeof text, "%.2f GiB", static_cast<double>(bytes) / (1u << 30));
@@ -141,15 +154,22 @@ std::size_t address_space_left() noexcept {
 std::error_code explain_map_failure(std::error_code ec, std::size_t size,
                                     std::string& what) noexcept {
   if (ec != std::errc::not_enough_memory) return ec;
-  try {
-    // Every mapping is a line of /proc/self/maps; the kernel refuses one more at the limit.
-    std::size_t mappings = 0, max_mappings = 0;
-    {
-      std::ifstream maps("/proc/self/maps");
-      for (std::string line; std::getline(maps, line);) ++mappings;
-      std::ifstream("/proc/sys/vm/max_map_count") >> max_mappings;
+  // Every mapping is a line of /proc/self/maps; the kernel refuses one more at the limit.
+  // Counted without allocating: at the limit, malloc may have no mapping left either.
+  const std::size_t mappings = count_lines("/proc/self/maps");
+  std::size_t max_mappings = 0;
+  {
+    char text[32] = {};
+    const int fd = ::open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      if (::read(fd, text, sizeof text - 1) > 0) max_mappings = std::strtoull(text, nullptr, 10);
+      ::close(fd);
     }
-    if (max_mappings != 0 && mappings + 2 >= max_mappings) {
+  }
+  const bool at_map_count = max_mappings != 0 && mappings + 3 >= max_mappings;
+  try {
+    what.clear();
+    if (at_map_count) {
       what = std::to_string(mappings) + " mappings of vm.max_map_count = " +
              std::to_string(max_mappings) + " (raise it with sysctl, or use fewer arenas)";
       return errc::map_count_limit;
@@ -166,7 +186,7 @@ std::error_code explain_map_failure(std::error_code ec, std::size_t size,
   } catch (...) {
     what.clear();
   }
-  return errc::address_space_limit;
+  return at_map_count ? std::error_code(errc::map_count_limit) : errc::address_space_limit;
 }
 
 std::uint64_t random_u64() noexcept {
