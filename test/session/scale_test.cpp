@@ -1,0 +1,134 @@
+// Sessions at scale, with real processes: 1,500 concurrent sessions (past the 1,024 at which
+// sessions used to fail) from two client processes, served by the one reactor thread; every
+// session lends, borrows and opens a channel; every peer's death is seen. (The 10,000-session
+// run is `seam_bench_sessions`.)
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "seam/channel/channel.hpp"
+#include "seam/session/session.hpp"
+#include "session/peer.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using seam::test::unique_app;
+
+long long threads_now() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoll(line.substr(8));
+  }
+  return -1;
+}
+
+// One session made and dropped: the process's reactor thread runs from now on.
+void start_reactor() {
+  const auto app = unique_app();
+  seam::session_server server{app};
+  std::thread accepting([&] { server.accept(10s); });
+  { auto s = seam::session::connect(app, 10s); }
+  accepting.join();
+}
+
+// A client process: connects `count` sessions, says "connected", then for each session in
+// order opens a channel, lends a number from its session arena, and borrows the server's
+// answer; says how many answers were right, and waits for the end.
+int run_client(const std::string& app, std::size_t count, int out, int in) {
+  std::vector<seam::session> sessions;
+  sessions.reserve(count);
+  while (sessions.size() < count) {
+    std::error_code ec;
+    auto s = seam::session::connect(app, 30s, {}, ec);
+    if (ec == seam::errc::busy) continue;  // the server's pending bound: try again
+    if (ec) return 1;
+    sessions.push_back(std::move(s));
+  }
+  seam::test::write_all(out, "connected\n");
+  std::size_t right = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    auto& s = sessions[i];
+    seam::channel ch = s.open_channel();
+    const auto h = s.lend(s.arena().make<std::uint64_t>(i)).as<std::byte>();
+    ch.send(std::as_bytes(std::span("c", 1)), {}, {&h, 1});
+    auto m = ch.receive(30s);
+    if (m.handles.size() != 1) return 2;
+    if (*s.borrow(m.handles[0].as<std::uint64_t>()) == 4242) ++right;
+  }
+  seam::test::write_all(out, std::to_string(right) + "\n");
+  seam::test::read_line(in, 60s);  // "bye"
+  return 0;
+}
+
+TEST(ScaleTest, FifteenHundredSessionsFromTwoProcessesShareOneThread) {
+  constexpr std::size_t sessions = 1500, per_client = sessions / 2;
+  // One descriptor per session here (its socket), one more while its channel is open.
+  rlimit r{};
+  ::getrlimit(RLIMIT_NOFILE, &r);
+  if (r.rlim_cur < sessions + 512) {
+    r.rlim_cur = std::min<rlim_t>(r.rlim_max, sessions + 512);
+    ::setrlimit(RLIMIT_NOFILE, &r);
+  }
+  ASSERT_GE(r.rlim_cur, sessions + 256) << "RLIMIT_NOFILE's hard limit is too low for the test";
+  start_reactor();
+  const long long threads_before = threads_now();
+
+  const auto app = unique_app();
+  seam::session_server server{app};
+  seam::arena dataset({.capacity = std::size_t{64} << 20, .name = "scale-dataset"});
+  auto* answer = dataset.make<std::uint64_t>(4242);
+  std::vector<seam::test::pipe_pair> outs(2), ins(2);
+  std::vector<seam::test::process> clients;
+  for (int c = 0; c < 2; ++c) {
+    const int out = outs[c].write_end.get(), in = ins[c].read_end.get();
+    clients.push_back(seam::test::fork_run([&app, out, in] {
+      return run_client(app, per_client, out, in);
+    }));
+    outs[c].write_end.reset();
+    ins[c].read_end.reset();
+  }
+  std::vector<seam::session> accepted;
+  accepted.reserve(sessions);
+  while (accepted.size() < sessions) {
+    accepted.push_back(server.accept(60s));
+    // Shared as each session starts: the share has long arrived when a handle into it does.
+    accepted.back().share(dataset);
+  }
+  for (auto& o : outs) EXPECT_EQ(seam::test::read_line(o.read_end.get(), 60s), "connected");
+  // The reactor serves them all: no thread per session.
+  EXPECT_EQ(threads_now(), threads_before);
+
+  std::size_t borrowed = 0;
+  for (auto& s : accepted) {
+    ASSERT_TRUE(s.is_open()) << s.close_reason().message();
+    seam::channel ch = s.accept_channel(30s);
+    auto m = ch.receive(30s);
+    ASSERT_EQ(m.handles.size(), 1u);
+    if (*s.borrow(m.handles[0].as<std::uint64_t>()) < per_client) ++borrowed;
+    const auto h = s.lend(answer, [] {}).as<std::byte>();
+    ch.send(std::as_bytes(std::span("s", 1)), {}, {&h, 1});
+  }
+  EXPECT_EQ(borrowed, sessions);
+  for (auto& o : outs) {
+    EXPECT_EQ(seam::test::read_line(o.read_end.get(), 60s), std::to_string(per_client));
+  }
+  EXPECT_EQ(threads_now(), threads_before);
+
+  // Every peer dies: every session sees it.
+  for (auto& i : ins) seam::test::write_all(i.write_end.get(), "bye\n");
+  for (auto& c : clients) EXPECT_EQ(c.wait(), 0);
+  for (auto& s : accepted) {
+    ASSERT_TRUE(s.wait_closed(30s));
+    EXPECT_EQ(s.close_reason(), seam::errc::peer_closed);
+    EXPECT_EQ(s.lent_count(), 0u);  // released by the peer, or with its death
+  }
+}
+
+}  // namespace
