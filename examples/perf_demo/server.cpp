@@ -123,7 +123,11 @@ void serve_one(seam::session& session, seam::capnp::channel& ch, file_store& fil
 }
 
 int run(const options& opt) {
-  seam::session_server server{opt.app};
+  // The files (1.1 GiB at the default sizes) are built in the session's arena: 4 GiB of
+  // address space, the most a client maps by default (`session_options::peer_arena_limit`).
+  seam::server_options server_options;
+  server_options.arena_capacity = std::size_t{4} << 30;
+  seam::session_server server{opt.app, server_options};
   std::printf("server: listening as '%s' (pid %d)\n", opt.app.c_str(),
               static_cast<int>(::getpid()));
   std::fflush(stdout);
