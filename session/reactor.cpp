@@ -95,7 +95,7 @@ void reactor::want_write(std::uint64_t id, int fd, bool on) noexcept {
   ::epoll_ctl(m_epoll.get(), EPOLL_CTL_MOD, fd, &e);
 }
 
-void reactor::remove(std::uint64_t id, int fd) noexcept {
+void reactor::remove(std::uint64_t id, int fd, bool wait) noexcept {
   if (id == 0) return;
   std::shared_ptr<reactor_client> dropped;
   {
@@ -106,7 +106,7 @@ void reactor::remove(std::uint64_t id, int fd) noexcept {
       m_clients.erase(it);
       ::epoll_ctl(m_epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
     }
-    if (!on_thread()) m_idle.wait(lock, [&] { return m_current != id; });
+    if (wait && !on_thread()) m_idle.wait(lock, [&] { return m_current != id; });
   }
   // `dropped` goes here, outside the lock: it may be the client's last reference.
 }

@@ -28,9 +28,9 @@ session_core::~session_core() { stop(); }
 
 void session_core::stop() noexcept {
   close(std::make_error_code(std::errc::operation_canceled));
-  // A close on the reactor thread (the peer's EOF) left without waiting: a callback of this
-  // session (on_close, a release) may still run there. Wait for it.
-  leave_reactor();
+  // close() left without waiting: a callback of this session (on_close, a release) may still
+  // run on the reactor thread. Wait for it: none runs after the session is destroyed.
+  leave_reactor(true);
 }
 
 void session_core::start() {
@@ -45,10 +45,10 @@ void session_core::start() {
   m_reactor_id.store(id, std::memory_order_release);
 }
 
-void session_core::leave_reactor() noexcept {
-  // Idempotent: the second call finds nothing to remove, but still waits for a callback.
+void session_core::leave_reactor(bool wait) noexcept {
+  // Idempotent: a second call finds nothing to remove, but may still wait for a callback.
   const std::uint64_t id = m_reactor_id.load(std::memory_order_acquire);
-  if (id != 0) m_reactor->remove(id, m_socket.get());
+  if (id != 0) m_reactor->remove(id, m_socket.get(), wait);
 }
 
 void session_core::close(std::error_code reason) noexcept {
@@ -70,9 +70,9 @@ void session_core::close(std::error_code reason) noexcept {
   // The peer sees EOF now, whatever state its reads are in.
   ::shutdown(m_socket.get(), SHUT_RDWR);
   m_changed.notify_all();
-  // A shut socket is always readable: out of the reactor before it spins on it. Off the
-  // reactor thread this also waits for a callback of this session that runs now.
-  leave_reactor();
+  // A shut socket is always readable: out of the reactor before it spins on it. No wait for a
+  // callback in progress: the caller may hold what that callback needs (stop() waits).
+  leave_reactor(false);
   for (auto& [h, entry] : lends) {
     if (entry.release) entry.release();
   }

@@ -46,9 +46,10 @@ class reactor {
   std::uint64_t add(int fd, std::shared_ptr<reactor_client> client, std::error_code& ec) noexcept;
   /// Also (or no longer) wakes `id` when its socket has room to send.
   void want_write(std::uint64_t id, int fd, bool on) noexcept;
-  /// Stops watching `id`. Unless called on the reactor thread, waits for a callback of `id` in
-  /// progress to return, so that none runs after this. Drops the reactor's reference last.
-  void remove(std::uint64_t id, int fd) noexcept;
+  /// Stops watching `id` (again: harmless). With `wait`, unless called on the reactor thread,
+  /// also waits for a callback of `id` in progress to return, so that none runs after this.
+  /// Drops the reactor's reference last.
+  void remove(std::uint64_t id, int fd, bool wait) noexcept;
   /// Runs `on_posted` of `id` on the reactor thread soon.
   void post(std::uint64_t id) noexcept;
   /// True on the reactor thread.

@@ -94,8 +94,9 @@ class session_core : public reactor_client, public std::enable_shared_from_this<
 
   void on_ready(std::uint32_t events, std::span<std::byte> buffer) noexcept override;
   void on_posted() noexcept override;
-  /// Leaves the reactor (waits for a callback in progress unless on the reactor thread).
-  void leave_reactor() noexcept;
+  /// Leaves the reactor; with `wait`, also waits for a callback in progress (unless on the
+  /// reactor thread).
+  void leave_reactor(bool wait) noexcept;
   std::error_code dispatch(frame& f);
   /// Releases one lend of each handle; false if one was never lent.
   bool release(std::span<const handle<std::byte>> handles);
