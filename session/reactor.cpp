@@ -49,15 +49,27 @@ bool reactor::start(std::error_code& ec) noexcept {
   if (::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, m_wake.get(), &e) != 0) {
     return ec = {errno, std::system_category()}, false;
   }
+  ec.clear();
+  return true;
+}
+
+bool reactor::run_thread(std::error_code& ec) noexcept {
+  if (m_running) return true;
+  // The last thread left its loop (no client was left): it ends without the lock.
+  if (m_thread.joinable()) m_thread.join();
   try {
-    std::thread t([this] { run(); });
-    m_thread_id = t.get_id();
-    t.detach();  // runs as long as the process
+    m_thread = std::thread([this] { run(); });
   } catch (const std::system_error& e) {
     return ec = e.code(), false;
   }
-  ec.clear();
+  m_thread_id = m_thread.get_id();
+  m_running = true;
   return true;
+}
+
+void reactor::wake() noexcept {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t r = ::write(m_wake.get(), &one, sizeof one);
 }
 
 std::uint64_t reactor::add(int fd, std::shared_ptr<reactor_client> client,
@@ -65,6 +77,7 @@ std::uint64_t reactor::add(int fd, std::shared_ptr<reactor_client> client,
   std::uint64_t id = 0;
   try {
     std::lock_guard lock(m_mutex);
+    if (!run_thread(ec)) return 0;
     id = m_next_id++;
     m_clients.emplace(id, std::move(client));
   } catch (const std::bad_alloc&) {
@@ -106,7 +119,16 @@ void reactor::remove(std::uint64_t id, int fd, bool wait) noexcept {
       m_clients.erase(it);
       ::epoll_ctl(m_epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
     }
-    if (wait && !on_thread()) m_idle.wait(lock, [&] { return m_current != id; });
+    if (wait && !on_thread()) {
+      m_idle.wait(lock, [&] { return m_current != id; });
+      if (m_clients.empty() && m_thread.joinable()) {
+        // The last client: the thread leaves its loop once woken, and is joined here, so that
+        // a process whose sessions are all gone has no thread left (fork then is safe).
+        wake();
+        m_idle.wait(lock, [&] { return !m_running || !m_clients.empty(); });
+        if (!m_running) m_thread.join();
+      }
+    }
   }
   // `dropped` goes here, outside the lock: it may be the client's last reference.
 }
@@ -118,8 +140,7 @@ void reactor::post(std::uint64_t id) noexcept {
   } catch (const std::bad_alloc&) {
     return;  // the releases wait for the next post or the session's end
   }
-  const std::uint64_t one = 1;
-  [[maybe_unused]] ssize_t r = ::write(m_wake.get(), &one, sizeof one);
+  wake();
 }
 
 void reactor::dispatch(std::uint64_t id, std::uint32_t events, bool posted) noexcept {
@@ -149,6 +170,16 @@ void reactor::run() noexcept {
   epoll_event events[batch];
   std::vector<std::uint64_t> posted;
   for (;;) {
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_clients.empty() && m_posted.empty()) {
+        // No session left: end (joined by the last remove, or by the next add).
+        m_running = false;
+        m_thread_id = {};  // a later thread may get this one's id
+        m_idle.notify_all();
+        return;
+      }
+    }
     const int n = ::epoll_wait(m_epoll.get(), events, batch, -1);
     if (n < 0) continue;  // EINTR
     for (int i = 0; i < n; ++i) {

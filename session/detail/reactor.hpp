@@ -32,9 +32,11 @@ class reactor_client {
   virtual void on_posted() noexcept = 0;
 };
 
-/// The process's reactor: one thread, started with the first session, never stopped (it sleeps
-/// in epoll_wait when nothing is to do). Thread-safe. In a forked child the parent's reactor
-/// is left alone (its thread does not exist there) and a new one starts on first use.
+/// The process's reactor: one thread, started with the first session and joined when the last
+/// one is destroyed (so that a process without sessions has no thread of Seam's, e.g. when it
+/// forks). Its epoll and eventfd stay for the process's life. Thread-safe. In a forked child
+/// the parent's reactor is left alone (its thread does not exist there) and a new one starts
+/// on first use.
 class reactor {
  public:
   /// The reactor of this process, started on first use; null if it cannot start (`ec` says
@@ -47,8 +49,8 @@ class reactor {
   /// Also (or no longer) wakes `id` when its socket has room to send.
   void want_write(std::uint64_t id, int fd, bool on) noexcept;
   /// Stops watching `id` (again: harmless). With `wait`, unless called on the reactor thread,
-  /// also waits for a callback of `id` in progress to return, so that none runs after this.
-  /// Drops the reactor's reference last.
+  /// also waits for a callback of `id` in progress to return, so that none runs after this,
+  /// and joins the thread if no client is left. Drops the reactor's reference last.
   void remove(std::uint64_t id, int fd, bool wait) noexcept;
   /// Runs `on_posted` of `id` on the reactor thread soon.
   void post(std::uint64_t id) noexcept;
@@ -58,16 +60,21 @@ class reactor {
  private:
   reactor() = default;
   bool start(std::error_code& ec) noexcept;
+  /// Starts the thread if it is not running (under m_mutex).
+  bool run_thread(std::error_code& ec) noexcept;
   void run() noexcept;
+  void wake() noexcept;
   void dispatch(std::uint64_t id, std::uint32_t events, bool posted) noexcept;
 
   unique_fd m_epoll;
   unique_fd m_wake;  // eventfd: posts are waiting
-  std::thread::id m_thread_id;
   std::unique_ptr<std::byte[]> m_buffer;
 
   std::mutex m_mutex;
-  std::condition_variable m_idle;  // a callback returned
+  std::condition_variable m_idle;  // a callback returned, or the thread ended
+  std::thread m_thread;            // runs while there are clients
+  std::thread::id m_thread_id;     // of m_thread (read under m_mutex, or by the thread itself)
+  bool m_running = false;          // m_thread is in its loop
   std::unordered_map<std::uint64_t, std::shared_ptr<reactor_client>> m_clients;
   std::vector<std::uint64_t> m_posted;
   std::uint64_t m_next_id = 1;

@@ -90,8 +90,9 @@ inline shmem_snapshot take_shmem_snapshot() {
   return snapshot;
 }
 
-/// Starts the process's session reactor (its thread, epoll and eventfd stay for the
-/// process's life) with one session made and dropped, so that baselines count them.
+/// Starts the process's session reactor with one session made and dropped: its epoll and
+/// eventfd stay for the process's life (its thread ends with the last session), so that
+/// baselines count them.
 inline void start_session_reactor() {
   static const bool started = [] {
     const std::string app = "reactor-" + std::to_string(::getpid());
