@@ -124,9 +124,11 @@ void reactor::remove(std::uint64_t id, int fd, bool wait) noexcept {
       if (m_clients.empty() && m_thread.joinable()) {
         // The last client: the thread leaves its loop once woken, and is joined here, so that
         // a process whose sessions are all gone has no thread left (fork then is safe).
+        m_joiner = true;
         wake();
         m_idle.wait(lock, [&] { return !m_running || !m_clients.empty(); });
-        if (!m_running) m_thread.join();
+        m_joiner = false;
+        if (!m_running && m_thread.joinable()) m_thread.join();
       }
     }
   }
@@ -176,6 +178,9 @@ void reactor::run() noexcept {
         // No session left: end (joined by the last remove, or by the next add).
         m_running = false;
         m_thread_id = {};  // a later thread may get this one's id
+        // Nobody waits to join us (the last session went on this thread, or closed without
+        // waiting): end detached, not as a thread nobody joins.
+        if (!m_joiner) m_thread.detach();
         m_idle.notify_all();
         return;
       }

@@ -64,6 +64,7 @@ TEST(LimitsTest, DefaultCapacityFitsUnderAnAddressSpaceLimit) {
 }
 
 TEST(LimitsTest, ArenaAtTheMapCountLimitSaysSo) {
+  if (seam::test::sanitized) GTEST_SKIP() << "the sanitizer needs mappings of its own";
   auto child = seam::test::fork_run([] {
     seam::test::fill_mappings(1);
     return code_of([] { seam::arena a({.capacity = 64 * MiB, .name = "map-count"}); }) == 2 ? 0

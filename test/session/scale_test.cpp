@@ -1,7 +1,7 @@
 // Sessions at scale, with real processes: 1,500 concurrent sessions (past the 1,024 at which
-// sessions used to fail) from two client processes, served by the one reactor thread; every
-// session lends, borrows and opens a channel; every peer's death is seen. (The 10,000-session
-// run is `seam_bench_sessions`.)
+// sessions used to fail) from two client processes (scale_client.cpp), served by the one
+// reactor thread; every session lends, borrows and opens a channel; every peer's death is
+// seen. (The 10,000-session run is `seam_bench_sessions`.)
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -29,35 +29,6 @@ long long threads_now() {
   return -1;
 }
 
-// A client process: connects `count` sessions, says "connected", then for each session in
-// order opens a channel, lends a number from its session arena, and borrows the server's
-// answer; says how many answers were right, and waits for the end.
-int run_client(const std::string& app, std::size_t count, int out, int in) {
-  std::vector<seam::session> sessions;
-  sessions.reserve(count);
-  while (sessions.size() < count) {
-    std::error_code ec;
-    auto s = seam::session::connect(app, 30s, {}, ec);
-    if (ec == seam::errc::busy) continue;  // the server's pending bound: try again
-    if (ec) return 1;
-    sessions.push_back(std::move(s));
-  }
-  seam::test::write_all(out, "connected\n");
-  std::size_t right = 0;
-  for (std::size_t i = 0; i < count; ++i) {
-    auto& s = sessions[i];
-    seam::channel ch = s.open_channel();
-    const auto h = s.lend(s.arena().make<std::uint64_t>(i)).as<std::byte>();
-    ch.send(std::as_bytes(std::span("c", 1)), {}, {&h, 1});
-    auto m = ch.receive(30s);
-    if (m.handles.size() != 1) return 2;
-    if (*s.borrow(m.handles[0].as<std::uint64_t>()) == 4242) ++right;
-  }
-  seam::test::write_all(out, std::to_string(right) + "\n");
-  seam::test::read_line(in, 60s);  // "bye"
-  return 0;
-}
-
 TEST(ScaleTest, FifteenHundredSessionsFromTwoProcessesShareOneThread) {
   constexpr std::size_t sessions = 1500, per_client = sessions / 2;
   // One descriptor per session here (its socket), one more while its channel is open.
@@ -77,10 +48,9 @@ TEST(ScaleTest, FifteenHundredSessionsFromTwoProcessesShareOneThread) {
   std::vector<seam::test::pipe_pair> outs(2), ins(2);
   std::vector<seam::test::process> clients;
   for (int c = 0; c < 2; ++c) {
-    const int out = outs[c].write_end.get(), in = ins[c].read_end.get();
-    clients.push_back(seam::test::fork_run([&app, out, in] {
-      return run_client(app, per_client, out, in);
-    }));
+    clients.push_back(seam::test::spawn(
+        SEAM_SCALE_CLIENT, {app, std::to_string(per_client)},
+        {{outs[c].write_end.get(), 1}, {ins[c].read_end.get(), 0}}));
     outs[c].write_end.reset();
     ins[c].read_end.reset();
   }

@@ -13,7 +13,24 @@
 #include <filesystem>
 #include <vector>
 
+// Sanitizers map shadow memory of their own: the tests that fill the map count skip under them.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SEAM_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SEAM_TEST_SANITIZED 1
+#endif
+#endif
+
 namespace seam::test {
+
+/// True in a sanitizer build (see above).
+inline constexpr bool sanitized =
+#ifdef SEAM_TEST_SANITIZED
+    true;
+#else
+    false;
+#endif
 
 /// Bytes this process maps now (VmSize).
 inline std::size_t mapped_bytes() {
