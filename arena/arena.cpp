@@ -94,18 +94,29 @@ namespace {
 constexpr std::size_t max_arenas = 4096;
 std::array<std::atomic<arena*>, max_arenas> g_arenas{};
 std::atomic<std::size_t> g_arenas_used{0};
+// Each slot's range, so that `owning` never reads an arena object, which another thread may be
+// destroying (one thread serves every session's releases while others end sessions).
+std::array<std::atomic<std::uintptr_t>, max_arenas> g_begin{}, g_end{};
 std::mutex g_arenas_mutex;
 
 void register_arena(arena* a) {
   std::lock_guard lock(g_arenas_mutex);
+  auto fill = [a](std::size_t i) {
+    const auto begin = reinterpret_cast<std::uintptr_t>(a->base());
+    // Release: a reader that sees the new range sees the slot emptied before it.
+    g_begin[i].store(begin, std::memory_order_release);
+    g_end[i].store(begin + a->capacity(), std::memory_order_release);
+  };
   const std::size_t used = g_arenas_used.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < used; ++i) {
     if (g_arenas[i].load(std::memory_order_relaxed) == nullptr) {
+      fill(i);
       g_arenas[i].store(a, std::memory_order_release);
       return;
     }
   }
   if (used == max_arenas) throw std::system_error(errc::heap_limit, "seam::arena");
+  fill(used);
   g_arenas[used].store(a, std::memory_order_release);
   g_arenas_used.store(used + 1, std::memory_order_release);
 }
@@ -214,10 +225,22 @@ std::size_t arena::usable_size(const void* p) const noexcept {
 }
 
 arena* arena::owning(const void* p) noexcept {
-  const std::size_t used = g_arenas_used.load(std::memory_order_acquire);
-  for (std::size_t i = 0; i < used; ++i) {
-    arena* a = g_arenas[i].load(std::memory_order_acquire);
-    if (a != nullptr && a->contains(p)) return a;
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  for (bool again = true; again;) {
+    again = false;
+    const std::size_t used = g_arenas_used.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < used; ++i) {
+      arena* a = g_arenas[i].load(std::memory_order_acquire);
+      if (a == nullptr) continue;
+      if (at < g_begin[i].load(std::memory_order_acquire) ||
+          at >= g_end[i].load(std::memory_order_acquire)) {
+        continue;
+      }
+      // The slot may have changed arenas while we read its range: same arena, same range.
+      if (g_arenas[i].load(std::memory_order_acquire) == a) return a;
+      again = true;  // a slot was reused under us: look again
+      break;
+    }
   }
   return nullptr;
 }
