@@ -77,6 +77,7 @@ std::uint64_t reactor::add(int fd, std::shared_ptr<reactor_client> client,
   std::uint64_t id = 0;
   try {
     std::lock_guard lock(m_mutex);
+    m_self_exit = false;
     if (!run_thread(ec)) return 0;
     id = m_next_id++;
     m_clients.emplace(id, std::move(client));
@@ -119,15 +120,18 @@ void reactor::remove(std::uint64_t id, int fd, bool wait) noexcept {
       m_clients.erase(it);
       ::epoll_ctl(m_epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
     }
-    if (wait && !on_thread()) {
+    if (wait && on_thread() && m_clients.empty()) {
+      // The last session ends in a callback: nobody will join the thread, it ends detached.
+      m_self_exit = true;
+    } else if (wait && !on_thread()) {
       m_idle.wait(lock, [&] { return m_current != id; });
       if (m_clients.empty() && m_thread.joinable()) {
         // The last client: the thread leaves its loop once woken, and is joined here, so that
         // a process whose sessions are all gone has no thread left (fork then is safe).
-        m_joiner = true;
-        wake();
-        m_idle.wait(lock, [&] { return !m_running || !m_clients.empty(); });
-        m_joiner = false;
+        if (m_running) {
+          wake();
+          m_idle.wait(lock, [&] { return !m_running || !m_clients.empty(); });
+        }
         if (!m_running && m_thread.joinable()) m_thread.join();
       }
     }
@@ -178,9 +182,10 @@ void reactor::run() noexcept {
         // No session left: end (joined by the last remove, or by the next add).
         m_running = false;
         m_thread_id = {};  // a later thread may get this one's id
-        // Nobody waits to join us (the last session went on this thread, or closed without
-        // waiting): end detached, not as a thread nobody joins.
-        if (!m_joiner) m_thread.detach();
+        // Nobody will join us (the last session was destroyed on this thread): end detached,
+        // not as a thread nobody joins. Otherwise the last session's destruction joins us.
+        if (m_self_exit) m_thread.detach();
+        m_self_exit = false;
         m_idle.notify_all();
         return;
       }

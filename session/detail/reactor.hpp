@@ -75,7 +75,7 @@ class reactor {
   std::thread m_thread;            // runs while there are clients
   std::thread::id m_thread_id;     // of m_thread (read under m_mutex, or by the thread itself)
   bool m_running = false;          // m_thread is in its loop
-  bool m_joiner = false;           // a `remove` waits to join m_thread
+  bool m_self_exit = false;        // the last session ended on the thread: it ends detached
   std::unordered_map<std::uint64_t, std::shared_ptr<reactor_client>> m_clients;
   std::vector<std::uint64_t> m_posted;
   std::uint64_t m_next_id = 1;
