@@ -1,7 +1,7 @@
 #include "seam/arena/arena.hpp"
 
-#include <array>
 #include <algorithm>
+#include <array>
 #include <atomic>
 
 #include "arena/detail/heap.hpp"
@@ -147,8 +147,8 @@ heap* arena_core::heap(arena* owner) noexcept {
   if (ec) {
     delete h;
     // EAGAIN: jemalloc's 4095 arenas are taken (each arena that allocates holds one).
-    made_error = ec == std::errc::resource_unavailable_try_again ? std::error_code(errc::heap_limit)
-                                                                : ec;
+    made_error =
+        ec == std::errc::resource_unavailable_try_again ? std::error_code(errc::heap_limit) : ec;
     return nullptr;
   }
   try {

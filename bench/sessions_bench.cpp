@@ -196,9 +196,10 @@ int main(int argc, char** argv) {
   // Kept open: the thread counts below are with the reactor running (it ends with the last
   // session).
   auto probe_session = server.accept(10s);
-  std::printf("with %zu silent connections pending (%zu seen by the server), a good client "
-              "connected in %s ms\n",
-              silent, server.pending(), hear(probe_pipe[0]).c_str());
+  std::printf(
+      "with %zu silent connections pending (%zu seen by the server), a good client "
+      "connected in %s ms\n",
+      silent, server.pending(), hear(probe_pipe[0]).c_str());
   silent_fds.clear();
 
   // ---- connecting -------------------------------------------------------------------------------
@@ -244,28 +245,31 @@ int main(int argc, char** argv) {
                   shmem_after = status_field("RssShmem");
   const long long vm_after = status_field("VmSize");
   const std::size_t maps_after = count_lines("/proc/self/maps"), fds_after = open_fds();
-  std::printf("connected %zu sessions in %.0f ms (server side, from the first fork; each also "
-              "shared the dataset arena)\n",
-              sessions, connect_ms);
+  std::printf(
+      "connected %zu sessions in %.0f ms (server side, from the first fork; each also "
+      "shared the dataset arena)\n",
+      sessions, connect_ms);
   for (std::size_t c = 0; c < clients; ++c) {
     std::printf("  client %zu: %s\n", c, hear(reports[c]).c_str());
   }
   std::printf("server threads: %lld with 1 session, %lld with %zu more\n", threads_before,
               threads_after, sessions);
   const double n = static_cast<double>(sessions);
-  std::printf("server memory per idle session: RSS %.1f KiB (anonymous %.1f KiB, shared %.1f "
-              "KiB), address space %.2f GiB, %.2f mappings, %.2f fds\n",
-              static_cast<double>(rss_after - rss_before) / n,
-              static_cast<double>(anon_after - anon_before) / n,
-              static_cast<double>(shmem_after - shmem_before) / n,
-              static_cast<double>(vm_after - vm_before) / n / (1 << 20),
-              static_cast<double>(maps_after - maps_before) / n,
-              static_cast<double>(fds_after - fds_before) / n);
+  std::printf(
+      "server memory per idle session: RSS %.1f KiB (anonymous %.1f KiB, shared %.1f "
+      "KiB), address space %.2f GiB, %.2f mappings, %.2f fds\n",
+      static_cast<double>(rss_after - rss_before) / n,
+      static_cast<double>(anon_after - anon_before) / n,
+      static_cast<double>(shmem_after - shmem_before) / n,
+      static_cast<double>(vm_after - vm_before) / n / (1 << 20),
+      static_cast<double>(maps_after - maps_before) / n,
+      static_cast<double>(fds_after - fds_before) / n);
   std::printf("server totals: VmSize %.1f TiB, %zu mappings, %zu fds, rejected %zu\n",
               static_cast<double>(vm_after) / (1ull << 30), maps_after, fds_after,
               server.rejected());
 
-  // ---- every session lends, borrows and opens a channel ------------------------------------------
+  // ---- every session lends, borrows and opens a channel
+  // ------------------------------------------
   const auto exercise = clock_type::now();
   for (int fd : gos) say(fd, "go");
   std::size_t borrowed_ok = 0;
@@ -283,15 +287,16 @@ int main(int argc, char** argv) {
     const auto h = s.lend(answer, [] {}).as<std::byte>();
     ch.send(std::as_bytes(std::span("s", 1)), {}, {&h, 1});
   }
-  std::printf("server: borrowed %zu of %zu clients' lends and lent to each, %.0f ms\n",
-              borrowed_ok, sessions, ms_since(exercise));
+  std::printf("server: borrowed %zu of %zu clients' lends and lent to each, %.0f ms\n", borrowed_ok,
+              sessions, ms_since(exercise));
   for (std::size_t c = 0; c < clients; ++c) {
     std::printf("  client %zu: %s\n", c, hear(reports[c]).c_str());
   }
   std::printf("server threads after %zu sessions each opened a channel: %lld\n", sessions,
               status_field("Threads"));
 
-  // ---- every peer dies ----------------------------------------------------------------------------
+  // ---- every peer dies
+  // ----------------------------------------------------------------------------
   const auto bye = clock_type::now();
   for (int fd : gos) say(fd, "bye");
   std::size_t closed = 0;

@@ -30,9 +30,7 @@ std::error_code make_address(std::string_view app, uid_t uid, sockaddr_un& addr,
   return {};
 }
 
-std::error_code last_error() noexcept {
-  return name_limit({errno, std::system_category()});
-}
+std::error_code last_error() noexcept { return name_limit({errno, std::system_category()}); }
 
 std::error_code name_limit(std::error_code ec) noexcept {
   if (ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system) {
@@ -157,8 +155,9 @@ session session::connect(std::string_view app, duration timeout, const session_o
   if (ec) {
     std::string what = "seam::session::connect";
     if (detail::t_refusal_errno != 0) {
-      what += std::string(": the server gave up (errno ") + std::to_string(detail::t_refusal_errno) +
-              ", " + std::strerror(detail::t_refusal_errno) + ")";
+      what += std::string(": the server gave up (errno ") +
+              std::to_string(detail::t_refusal_errno) + ", " +
+              std::strerror(detail::t_refusal_errno) + ")";
     }
     throw std::system_error(ec, what);
   }

@@ -98,8 +98,8 @@ std::error_code decode_control(frame& f, control& out) noexcept {
   switch (f.kind) {
     case frame_kind::channel:
       // decode_frame does not bound the fds: what this decoder accepts, it answers for.
-      valid = !f.fds.empty() && f.fds.size() <= max_fds && f.handles.empty() &&
-              !f.bytes.empty() && f.bytes.size() <= max_channel_setup;
+      valid = !f.fds.empty() && f.fds.size() <= max_fds && f.handles.empty() && !f.bytes.empty() &&
+              f.bytes.size() <= max_channel_setup;
       break;
     case frame_kind::share:
       valid = f.fds.size() == 1 && f.handles.empty() && f.bytes.empty();

@@ -155,9 +155,8 @@ std::error_code session_server::admit(std::vector<int>& ready) noexcept {
 bool session_server::finish(std::size_t i, session& out, std::error_code& ec) noexcept {
   auto& table = *m_table;
   detail::frame f;
-  std::error_code step = detail::receive_frame(table.pending[i].conn.get(), f,
-                                               {table.buffer.get(), detail::max_packet},
-                                               detail::timeout{0});
+  std::error_code step = detail::receive_frame(
+      table.pending[i].conn.get(), f, {table.buffer.get(), detail::max_packet}, detail::timeout{0});
   if (step == errc::would_block) return false;  // not yet
   unique_fd conn = std::move(table.pending[i].conn);
   const ucred cred = table.pending[i].cred;
@@ -169,7 +168,8 @@ bool session_server::finish(std::size_t i, session& out, std::error_code& ec) no
     return false;
   }
   step = detail::name_limit(step);
-  if (!step) step = detail::open_peer(f, detail::frame_kind::hello, m_options.peer_arena_limit, peer);
+  if (!step)
+    step = detail::open_peer(f, detail::frame_kind::hello, m_options.peer_arena_limit, peer);
   std::unique_ptr<arena> own;
   if (!step) own = detail::make_arena(m_options, step);
   if (!step) {
@@ -180,8 +180,8 @@ bool session_server::finish(std::size_t i, session& out, std::error_code& ec) no
     if (detail::is_limit(step)) ec = step;
     return false;
   }
-  out = session(detail::start_core(std::move(conn), std::move(own), std::move(peer), cred,
-                                   m_options, step));
+  out = session(
+      detail::start_core(std::move(conn), std::move(own), std::move(peer), cred, m_options, step));
   if (step) {
     reject(-1, step);
     if (detail::is_limit(step)) ec = step;

@@ -170,15 +170,16 @@ std::error_code explain_map_failure(std::error_code ec, std::size_t size,
   try {
     what.clear();
     if (at_map_count) {
-      what = std::to_string(mappings) + " mappings of vm.max_map_count = " +
-             std::to_string(max_mappings) + " (raise it with sysctl, or use fewer arenas)";
+      what = std::to_string(mappings) +
+             " mappings of vm.max_map_count = " + std::to_string(max_mappings) +
+             " (raise it with sysctl, or use fewer arenas)";
       return errc::map_count_limit;
     }
     rlimit limit{};
     const std::size_t used = mapped_bytes();
     if (::getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
-      what = "RLIMIT_AS (ulimit -v) is " + gib(limit.rlim_cur) + ", " + gib(used) +
-             " mapped, " + gib(size) + " asked (raise the limit or lower the capacity)";
+      what = "RLIMIT_AS (ulimit -v) is " + gib(limit.rlim_cur) + ", " + gib(used) + " mapped, " +
+             gib(size) + " asked (raise the limit or lower the capacity)";
     } else {
       what = "the address space is full: " + gib(used) + " mapped, " + gib(size) +
              " asked (lower the capacity)";

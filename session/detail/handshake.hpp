@@ -21,8 +21,7 @@ namespace seam::detail {
 
 /// "@seam/<uid>/<app>" into `addr`: per user, so users' names never collide; abstract, so it
 /// vanishes with the socket.
-std::error_code make_address(std::string_view app, uid_t uid, sockaddr_un& addr,
-                             socklen_t& length);
+std::error_code make_address(std::string_view app, uid_t uid, sockaddr_un& addr, socklen_t& length);
 
 /// The errno of the current thread as an error, a limit named (`name_limit`).
 std::error_code last_error() noexcept;

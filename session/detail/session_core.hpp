@@ -129,7 +129,7 @@ class session_core : public reactor_client, public std::enable_shared_from_this<
   std::mutex m_send_mutex;                        // one packet at a time on the socket
   reactor* m_reactor = nullptr;
   std::atomic<std::uint64_t> m_reactor_id{0};  // 0: not (or no longer) in the reactor
-  bool m_want_write = false;       // reactor thread only: EPOLLOUT asked for
+  bool m_want_write = false;                   // reactor thread only: EPOLLOUT asked for
 };
 
 /// What ties a `borrowed<T>` to its session: tells the lender when dropped, and keeps the

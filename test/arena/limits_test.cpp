@@ -2,13 +2,14 @@
 // equal to its errno), never a bare ENOMEM. Each case runs in a forked child, which keeps what
 // it took.
 
+#include "support/limits.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <vector>
 
 #include "seam/arena/arena.hpp"
-#include "support/limits.hpp"
 #include "support/process.hpp"
 
 namespace {
@@ -24,9 +25,9 @@ int code_of(Body body) {
     return 10;  // no error at all
   } catch (const std::system_error& e) {
     return e.code() == seam::errc::address_space_limit ? 1
-           : e.code() == seam::errc::map_count_limit             ? 2
-           : e.code() == seam::errc::heap_limit                  ? 3
-                                                                 : 11;
+           : e.code() == seam::errc::map_count_limit   ? 2
+           : e.code() == seam::errc::heap_limit        ? 3
+                                                       : 11;
   } catch (...) {
     return 12;
   }
@@ -67,8 +68,7 @@ TEST(LimitsTest, ArenaAtTheMapCountLimitSaysSo) {
   if (seam::test::sanitized) GTEST_SKIP() << "the sanitizer needs mappings of its own";
   auto child = seam::test::fork_run([] {
     seam::test::fill_mappings(1);
-    return code_of([] { seam::arena a({.capacity = 64 * MiB, .name = "map-count"}); }) == 2 ? 0
-                                                                                            : 1;
+    return code_of([] { seam::arena a({.capacity = 64 * MiB, .name = "map-count"}); }) == 2 ? 0 : 1;
   });
   EXPECT_EQ(child.wait(), 0);
 }

@@ -102,9 +102,8 @@ TEST(HandshakeTest, APeerArenaOverTheLimitIsRefusedOnBothSides) {
   seam::server_options options;
   options.peer_arena_limit = 256 * MiB;
   seam::session_server server{app, options};
-  auto client = seam::test::fork_run([&] {
-    return connect_expecting(app, seam::errc::arena_too_large, {.arena_capacity = GiB});
-  });
+  auto client = seam::test::fork_run(
+      [&] { return connect_expecting(app, seam::errc::arena_too_large, {.arena_capacity = GiB}); });
   std::error_code ec;
   server.accept(1s, ec);
   EXPECT_EQ(client.wait(), 0);

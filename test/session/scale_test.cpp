@@ -47,9 +47,9 @@ TEST(ScaleTest, FifteenHundredSessionsFromTwoProcessesShareOneThread) {
   std::vector<seam::test::pipe_pair> outs(2), ins(2);
   std::vector<seam::test::process> clients;
   for (int c = 0; c < 2; ++c) {
-    clients.push_back(seam::test::spawn(
-        SEAM_SCALE_CLIENT, {app, std::to_string(per_client)},
-        {{outs[c].write_end.get(), 1}, {ins[c].read_end.get(), 0}}));
+    clients.push_back(
+        seam::test::spawn(SEAM_SCALE_CLIENT, {app, std::to_string(per_client)},
+                          {{outs[c].write_end.get(), 1}, {ins[c].read_end.get(), 0}}));
     outs[c].write_end.reset();
     ins[c].read_end.reset();
   }

@@ -73,8 +73,8 @@ inline void fill_mappings(int left) {
   std::vector<void*> last;
   last.reserve(static_cast<std::size_t>(left));
   for (int i = 0;; ++i) {
-    void* p = ::mmap(nullptr, 4096, i % 2 ? PROT_READ : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
+    void* p =
+        ::mmap(nullptr, 4096, i % 2 ? PROT_READ : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) break;
     if (left == 0) continue;
     if (last.size() == static_cast<std::size_t>(left)) last.erase(last.begin());

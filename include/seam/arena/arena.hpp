@@ -71,10 +71,11 @@ class arena {
   /// Default alignment of `allocate`: that of `std::max_align_t`.
   static constexpr std::size_t default_alignment = alignof(std::max_align_t);
 
-  /// Creates an arena. Throws `std::system_error` if the kernel refuses (`errc::address_space_limit`,
-  /// `errc::map_count_limit`, or the errno). The jemalloc arena behind the heap is made on the
-  /// first allocation (jemalloc allows 4095 per process), so arenas that never allocate (e.g.
-  /// most sessions' own arenas on a busy server) cost one mapping and one fd each.
+  /// Creates an arena. Throws `std::system_error` if the kernel refuses
+  /// (`errc::address_space_limit`, `errc::map_count_limit`, or the errno). The jemalloc arena
+  /// behind the heap is made on the first allocation (jemalloc allows 4095 per process), so arenas
+  /// that never allocate (e.g. most sessions' own arenas on a busy server) cost one mapping and one
+  /// fd each.
   explicit arena(const arena_options& options = {});
   /// Same as the constructor, for `auto a = seam::arena::create();`.
   static arena create(const arena_options& options = {}) { return arena(options); }
