@@ -141,7 +141,11 @@ class session {
   pid_t peer_pid() const noexcept;
   uid_t peer_uid() const noexcept;
 
-  /// This side's session arena: build here what you lend to the peer.
+  /// This side's session arena: build here what you lend to the peer. Sized by
+  /// `session_options::arena_capacity` (1 GiB by default). Its descriptor is closed once the
+  /// peer has it (one fd per session, not two): `arena().share()` fails and
+  /// `arena().stats().resident` reads 0. Its heap (a jemalloc arena) is made on its first
+  /// allocation; a process can have ~4,000 (`errc::heap_limit` beyond).
   seam::arena& arena() const noexcept;
   /// Lets the peer read `a` too (e.g. one large dataset shared by every client). `a` must
   /// outlive the session. Lends may then come from `a`.
