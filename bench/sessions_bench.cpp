@@ -133,7 +133,8 @@ int run_client(const std::string& app, std::size_t count, int report, int go) {
     }
     sessions.push_back(std::move(s));
   }
-  say(report, "connected " + std::to_string(ms_since(start)) + " " + std::to_string(busy));
+  say(report, "connected " + std::to_string(count) + " in " + std::to_string(ms_since(start)) +
+                  " ms (" + std::to_string(busy) + " told busy)");
   if (hear(go) != "go") return 0;
 
   // One session at a time, in the order they connected (the server's order too): a channel
@@ -156,7 +157,15 @@ int run_client(const std::string& app, std::size_t count, int report, int go) {
     auto answer = s.borrow(m.handles[0].as<std::uint64_t>());
     if (*answer == 42) ++ok;
   }
-  say(report, "exercised " + std::to_string(ok) + " " + std::to_string(ms_since(exercise)));
+  // The dataset was shared with every session: mapped here once all the same.
+  std::size_t dataset_mappings = 0;
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    dataset_mappings += line.find("memfd:sessions-dataset") != std::string::npos;
+  }
+  say(report, "exercised " + std::to_string(ok) + " in " + std::to_string(ms_since(exercise)) +
+                  " ms; the shared dataset mapped " + std::to_string(dataset_mappings) +
+                  " time(s) here");
   hear(go);  // "bye": exit, and the server sees every session's peer die
   return 0;
 }

@@ -1,10 +1,12 @@
 // A client process of the scale test: connects `count` sessions to `app`, says "connected",
 // then for each session in order opens a channel, lends a number from its session arena and
-// borrows the server's answer; says how many answers were right, and exits at "bye" on stdin.
+// borrows the server's answer; says how many answers were right and how many times the
+// dataset the server shared with every session is mapped here, and exits at "bye" on stdin.
 // A program of its own (not a fork of the test): a child forked from a process with threads
 // may not start threads under TSan.
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -41,7 +43,13 @@ int main(int argc, char** argv) {
       if (m.handles.size() != 1) return 2;
       if (*s.borrow(m.handles[0].as<std::uint64_t>()) == 4242) ++right;
     }
-    std::printf("%zu\n", right);
+    // Every session was shared the server's dataset: mapped here once all the same.
+    std::size_t dataset_mappings = 0;
+    std::ifstream maps("/proc/self/maps");
+    for (std::string line; std::getline(maps, line);) {
+      dataset_mappings += line.find("memfd:scale-dataset") != std::string::npos;
+    }
+    std::printf("%zu %zu\n", right, dataset_mappings);
     std::fflush(stdout);
     std::string line;
     std::getline(std::cin, line);  // "bye"
