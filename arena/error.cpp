@@ -41,9 +41,11 @@ class arena_error_category final : public std::error_category {
       case errc::corrupt_arena:
         return "the arena's bookkeeping holds invalid bytes";
       case errc::address_space_limit:
-        return "out of address space (RLIMIT_AS, ulimit -v, or the 47-bit address space)";
+        return "out of address space (RLIMIT_AS, ulimit -v, or the 47-bit address space): lower "
+               "arena_options::capacity, or session_options::arena_capacity for sessions";
       case errc::map_count_limit:
-        return "too many memory mappings (vm.max_map_count)";
+        return "too many memory mappings (vm.max_map_count): raise it with sysctl, or use fewer "
+               "arenas or sessions";
       case errc::heap_limit:
         return "no jemalloc arena left for another heap (jemalloc allows 4095 per process; only "
                "arenas that allocate hold one)";
