@@ -175,15 +175,7 @@ class session {
   /// in `ec` (and returning a null handle) instead of throwing.
   template <class T>
   handle<T> lend(T* p, std::error_code& ec) noexcept {
-    try {
-      ec.clear();
-      return lend(p);
-    } catch (const std::system_error& e) {
-      ec = e.code();
-    } catch (const std::bad_alloc&) {
-      ec = std::make_error_code(std::errc::not_enough_memory);
-    }
-    return {};
+    return capture_error(ec, [&] { return lend(p); });
   }
   /// The peer's arena `arena_id` as mapped here (read-only), or null if the peer never shared
   /// it. Stays mapped while the returned pointer lives.
