@@ -17,11 +17,17 @@
 // can be lent or borrowed before the handshake has completed (the client cases cover a peer
 // that dies in the handshake).
 //
+// Every case that opens a channel runs twice: over the socket transport and over the ring.
+//
 // The cases themselves are in crash_cases_*.cpp; the table of them is at the end of this file.
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "robustness/crash_cases.hpp"
 
@@ -52,7 +58,7 @@ class shmem_balance : public ::testing::Environment {
   void SetUp() override { m_before = seam::test::take_shmem_snapshot(); }
   void TearDown() override {
     const auto* unit = ::testing::UnitTest::GetInstance();
-    if (unit->test_to_run_count() < static_cast<int>(case_count)) {
+    if (unit->test_to_run_count() < unit->total_test_count()) {
       std::printf("Shmem balance not checked: only part of the matrix ran\n");
       return;
     }
@@ -113,22 +119,51 @@ const crash_case g_cases[] = {
 
 static_assert(std::size(g_cases) == case_count);
 
-// Names the case in gtest's output (and in ctest's test names, which would otherwise hold
-// the case's address).
-[[maybe_unused]] void PrintTo(const crash_case& c, std::ostream* os) { *os << c.name; }
+// One run of a case: over the socket transport, or over the ring (every channel the test and
+// its victims open). The handshake cases open no channel: they run once.
+struct crash_run {
+  crash_case what;
+  seam::transport transport;
+};
 
-class CrashMatrixTest : public ::testing::TestWithParam<crash_case> {};
+std::vector<crash_run> every_run() {
+  std::vector<crash_run> runs;
+  for (const crash_case& c : g_cases) {
+    runs.push_back({c, seam::transport::socket});
+    if (std::string_view(c.name).find("handshake") == std::string_view::npos) {
+      runs.push_back({c, seam::transport::ring});
+    }
+  }
+  return runs;
+}
+
+std::string name_of(const crash_run& r) {
+  std::string name = r.what.name;
+  if (r.transport == seam::transport::ring) name += "_ring";
+  return name;
+}
+
+// Names the run in gtest's output (and in ctest's test names, which would otherwise hold
+// the case's address).
+[[maybe_unused]] void PrintTo(const crash_run& r, std::ostream* os) { *os << name_of(r); }
+
+class CrashMatrixTest : public ::testing::TestWithParam<crash_run> {};
 
 TEST_P(CrashMatrixTest, SurvivorNoticesLeaksNothingAndServesANewPeer) {
-  SCOPED_TRACE(GetParam().name);
+  SCOPED_TRACE(name_of(GetParam()));
+  // The victims this case spawns inherit the choice.
+  ASSERT_EQ(::setenv(seam::test::crash::transport_variable,
+                     GetParam().transport == seam::transport::ring ? "ring" : "socket", 1),
+            0);
+  ASSERT_EQ(seam::test::crash::transport(), GetParam().transport);
   const held_resources before;
-  GetParam().run();
+  GetParam().what.run();
   expect_back_to(before, "at the end of the case");
 }
 
-INSTANTIATE_TEST_SUITE_P(Matrix, CrashMatrixTest, ::testing::ValuesIn(g_cases),
-                         [](const ::testing::TestParamInfo<crash_case>& info) {
-                           return std::string(info.param.name);
+INSTANTIATE_TEST_SUITE_P(Matrix, CrashMatrixTest, ::testing::ValuesIn(every_run()),
+                         [](const ::testing::TestParamInfo<crash_run>& info) {
+                           return name_of(info.param);
                          });
 
 }  // namespace

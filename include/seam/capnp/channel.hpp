@@ -107,6 +107,9 @@ class channel {
   bool zero_copy() const noexcept { return m_session != nullptr; }
   /// The channel's descriptor, for readiness (epoll/Asio).
   int native_handle() const noexcept { return m_channel.native_handle(); }
+  /// Closes the channel now (`seam::channel::close`): its descriptors and, for a ring, its
+  /// ring in the session's arena go. Every later call fails.
+  void close() noexcept { m_channel.close(); }
 
  private:
   enum class kind : std::uint32_t { oneway = 1, request = 2, response = 3 };

@@ -155,6 +155,12 @@ class session {
   /// `resolve` as a function object that outlives the session (then it answers
   /// `errc::peer_closed`): what a channel checks each received handle with.
   std::function<std::error_code(const handle<std::byte>&)> handle_checker() const;
+  /// `borrow` of `size` bytes aligned to `alignment`, as a function object that outlives the
+  /// session (then it answers `errc::peer_closed`): for transports that learn where the peer's
+  /// memory is after `open_channel` returned.
+  std::function<borrowed<const std::byte>(handle<std::byte>, std::size_t size,
+                                          std::size_t alignment, std::error_code&)>
+  borrower() const;
 
   /// Lends `*p` (an object made with `make` in this session's arena or a shared one) to the
   /// peer: the session takes ownership, keeps it alive while the peer borrows it, and destroys
