@@ -24,6 +24,15 @@ void unmap(void* p, std::size_t size) noexcept;
 /// reopen it for writing (unless it has CAP_DAC_OVERRIDE).
 unique_fd share_read_only(int fd, std::error_code& ec) noexcept;
 
+/// Seals `fd` for `isolation::strict`: against shrinking, growing, every future writable
+/// mapping, write and fallocate (`F_SEAL_FUTURE_WRITE`), and against further seals, and makes
+/// it mode 0400. Mappings made before keep writing: call it after the owner's own mapping.
+/// Holes can no longer be punched afterwards (`punch_hole` fails).
+void seal_strict(int fd, std::error_code& ec) noexcept;
+
+/// True if `fd` carries `F_SEAL_FUTURE_WRITE`: no process can map it writable any more.
+bool is_strict(int fd) noexcept;
+
 /// True if `fd` carries the seals `share_read_only` sets. A view refuses an unsealed fd: its
 /// owner could shrink it and crash the reader with SIGBUS.
 bool is_sealed(int fd) noexcept;
