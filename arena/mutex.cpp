@@ -3,6 +3,7 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -203,22 +204,38 @@ void mutex::unlock() noexcept {
 }
 
 void mutex::unlock(std::error_code& ec) noexcept {
-  // glibc writes the holder's id both in the lock word and in __owner; a peer that wrote over
-  // a held mutex rarely keeps them equal. A changed kind would send glibc's unlock down
-  // another path, and a mismatch would make it refuse without unlinking the mutex from this
-  // thread's robust list: leave such a mutex alone, and say so.
-  const std::uint32_t word = __atomic_load_n(lock_word(m_native), __ATOMIC_RELAXED);
+  // glibc writes the holder's id both in the lock word and in __owner, and unlinks the mutex
+  // from the holder thread's robust list on unlock. A peer that wrote over a held mutex
+  // rarely keeps the two ids equal; with a changed kind glibc's unlock would take another
+  // path, and with a changed id it would refuse and leave the mutex linked in this thread's
+  // list (whose later updates would write into it, even once it is freed). So: if either id
+  // still names this thread, put the words glibc checks back and unlock; report it either way.
+  std::uint32_t* word = lock_word(m_native);
+  std::uint32_t w = __atomic_load_n(word, __ATOMIC_RELAXED);
   const auto owner = static_cast<std::uint32_t>(m_native.__data.__owner);
-  if (!plausible() || (word & tid_mask) != owner) {
-    ec = errc::corrupt_arena;
-    return;
+  bool repaired = false;
+  if (!plausible() || (w & tid_mask) != owner) {
+    const auto self = static_cast<std::uint32_t>(::gettid());
+    if ((w & tid_mask) != self && owner != self) {
+      ec = errc::corrupt_arena;  // not ours to repair (or never held by this thread)
+      return;
+    }
+    m_native.__data.__kind = expected_kind();
+    m_native.__data.__owner = static_cast<int>(self);
+    while (!__atomic_compare_exchange_n(word, &w, self | (w & waiters_bit), true,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+    }
+    __atomic_store_n(&m_tag, mutex_tag, __ATOMIC_RELEASE);
+    repaired = true;
   }
   // m_owner_died stays: each acquisition writes it, and only the holder reads it.
   const int r = ::pthread_mutex_unlock(&m_native);
-  if (r == 0) {
-    ec.clear();
-  } else {
+  if (repaired) {
+    ec = errc::corrupt_arena;
+  } else if (r != 0) {
     ec = std::error_code(r, std::generic_category());  // EPERM: not held by this thread
+  } else {
+    ec.clear();
   }
 }
 

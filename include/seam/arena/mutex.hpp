@@ -42,12 +42,15 @@ namespace seam {
 /// report) is taken over as a dead owner's: `lock()` checks the holder is alive every
 /// `orphan_check_interval` and then succeeds with `previous_owner_died()`. One that names a
 /// living thread looks held: `lock()` waits (bound it with `try_lock_for`). All processes
-/// using one mutex must share a PID namespace (holders are told apart by thread id). Not
-/// defended: a peer overwriting the mutex while this process holds it. `unlock()` notices a
-/// changed kind or holder and reports the mutex corrupt, but the C library follows the
-/// robust-list links stored in the mutex (addresses in the holder's memory) to unlink it; a
-/// process that can write the arena is trusted not to do that, as it is trusted not to break
-/// the links of the containers.
+/// using one mutex must share a PID namespace (holders are told apart by thread id).
+/// Garbage written over a mutex while this process holds it: `unlock()` notices a changed
+/// tag, kind or holder id, puts back what glibc checks (if either of the two holder ids still
+/// names this thread), unlocks and reports `errc::corrupt_arena`. Not defended: the C library
+/// keeps a held robust mutex linked into the holder thread's list through two addresses
+/// stored in the mutex itself, and follows them to unlink it; a peer that overwrites those
+/// while this process holds the mutex can make this process write at a wrong address (or,
+/// if both ids were overwritten too, leave the mutex linked). A process that can write the
+/// arena is trusted not to do that, as it is trusted not to break the containers' links.
 ///
 /// Not movable: its address is registered with the kernel while it is held. 48 bytes
 /// (40 on glibc x86-64 for the pthread mutex); at most 64 bytes on every platform.
@@ -95,8 +98,8 @@ class mutex {
   /// Releases the mutex, which this thread must hold. Errors are ignored (see the other form).
   void unlock() noexcept;
   /// Releases the mutex. Reports `std::errc::operation_not_permitted` if this thread does not
-  /// hold it, `errc::corrupt_arena` if its bytes were overwritten while held (it is then left
-  /// as it is: every locker will see it corrupt).
+  /// hold it, `errc::corrupt_arena` if its bytes were overwritten while held (released
+  /// anyway when they still show this thread as the holder; see the class comment).
   void unlock(std::error_code& ec) noexcept;
 
   /// For the holder: true if, when this thread took the mutex, its previous holder had died
