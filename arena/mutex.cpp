@@ -129,8 +129,8 @@ bool mutex::take_over_if_orphaned() noexcept {
   const std::uint32_t tid = w & tid_mask;
   if (tid == 0 || (w & owner_died_bit) != 0) return true;
   if (::kill(static_cast<pid_t>(tid), 0) == 0 || errno != ESRCH) return false;  // alive
-  __atomic_compare_exchange_n(word, &w, (w & waiters_bit) | owner_died_bit, false,
-                              __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+  __atomic_compare_exchange_n(word, &w, (w & waiters_bit) | owner_died_bit, false, __ATOMIC_ACQ_REL,
+                              __ATOMIC_RELAXED);
   return true;  // marked by us, or changed meanwhile: either way, try again
 }
 
@@ -222,8 +222,8 @@ void mutex::unlock(std::error_code& ec) noexcept {
     }
     m_native.__data.__kind = expected_kind();
     m_native.__data.__owner = static_cast<int>(self);
-    while (!__atomic_compare_exchange_n(word, &w, self | (w & waiters_bit), true,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+    while (!__atomic_compare_exchange_n(word, &w, self | (w & waiters_bit), true, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED)) {
     }
     __atomic_store_n(&m_tag, mutex_tag, __ATOMIC_RELEASE);
     repaired = true;

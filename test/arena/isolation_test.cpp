@@ -107,8 +107,7 @@ std::string try_to_write(int fd, std::uint64_t offset) {
   note("map_writable", p != MAP_FAILED);
   if (p != MAP_FAILED) std::memcpy(p, "W", 1);
   p = ::mmap(nullptr, 4096, PROT_READ, MAP_SHARED, rw, at);
-  const bool protected_write =
-      p != MAP_FAILED && ::mprotect(p, 4096, PROT_READ | PROT_WRITE) == 0;
+  const bool protected_write = p != MAP_FAILED && ::mprotect(p, 4096, PROT_READ | PROT_WRITE) == 0;
   note("mprotect_writable", protected_write);
   if (protected_write) std::memcpy(static_cast<char*>(p) + 1, "M", 1);
   note("pwrite", ::pwrite(rw, "P", 1, at + 2) == 1);
@@ -146,7 +145,8 @@ escalation escalate(seam::isolation mode) {
     std::memcpy(block, owner_bytes, sizeof owner_bytes);
     std::memcpy(block + 4096, owner_bytes, sizeof owner_bytes);
     seam::unique_fd fd = a.share();
-    send_fd(owner_end.get(), fd.get(), static_cast<std::uint64_t>(block - reinterpret_cast<char*>(a.base())));
+    send_fd(owner_end.get(), fd.get(),
+            static_cast<std::uint64_t>(block - reinterpret_cast<char*>(a.base())));
     fd.reset();
     char done;
     if (::recv(owner_end.get(), &done, 1, 0) != 1) return 3;

@@ -211,9 +211,10 @@ class arena {
   unique_fd share() const;
   unique_fd share(std::error_code& ec) const noexcept;
 
-  /// Returns free memory to the kernel now (a `strict` arena cannot: it only returns cached
-  /// blocks to its allocator for reuse, and its memory goes back when it is destroyed). Flushes the calling thread's cache for this arena
-  /// first. Without it, freed memory stays resident for reuse, within bounds: jemalloc's dirty
+  /// Returns free memory to the kernel now (a `strict` arena cannot: it only gives cached
+  /// blocks back to its allocator for reuse; its memory goes back when it is destroyed).
+  /// Flushes the calling thread's cache for this arena first.
+  /// Without it, freed memory stays resident for reuse, within bounds: jemalloc's dirty
   /// pages (10 s decay), freed blocks of 1-64 KiB kept for any thread (up to 128 MiB, or a
   /// quarter of the capacity), freed blocks over 1 MiB (up to 256 MiB), and each thread's cache
   /// (up to ~4 MiB, returned when the thread exits).

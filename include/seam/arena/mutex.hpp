@@ -93,8 +93,7 @@ class mutex {
   /// Waits until `deadline` for the mutex; false if it stayed held. Throws as `lock`.
   bool try_lock_until(std::chrono::steady_clock::time_point deadline);
   /// As `try_lock_until`, reporting errors in `ec` (false then).
-  bool try_lock_until(std::chrono::steady_clock::time_point deadline,
-                      std::error_code& ec) noexcept;
+  bool try_lock_until(std::chrono::steady_clock::time_point deadline, std::error_code& ec) noexcept;
   /// Releases the mutex, which this thread must hold. Errors are ignored (see the other form).
   void unlock() noexcept;
   /// Releases the mutex. Reports `std::errc::operation_not_permitted` if this thread does not
@@ -112,8 +111,7 @@ class mutex {
       const std::chrono::duration<Rep, Period>& d) {
     return std::chrono::ceil<std::chrono::steady_clock::duration>(d);
   }
-  bool acquire(const std::chrono::steady_clock::time_point* deadline,
-               std::error_code& ec) noexcept;
+  bool acquire(const std::chrono::steady_clock::time_point* deadline, std::error_code& ec) noexcept;
   bool acquired(int result, std::error_code& ec) noexcept;
   bool take_over_if_orphaned() noexcept;
   bool plausible() const noexcept;
@@ -148,10 +146,12 @@ class mutex_guard {
   }
   /// Takes over `m`, which this thread has just locked.
   mutex_guard(mutex& m, std::adopt_lock_t) noexcept : m_mutex(&m) { adopt(); }
+  /// Takes over what `other` holds; `other` becomes empty.
   mutex_guard(mutex_guard&& other) noexcept
       : m_mutex(std::exchange(other.m_mutex, nullptr)),
         m_owns(std::exchange(other.m_owns, false)),
         m_owner_died(std::exchange(other.m_owner_died, false)) {}
+  /// Unlocks what this guard holds, then takes over what `other` holds.
   mutex_guard& operator=(mutex_guard&& other) noexcept {
     if (this != &other) {
       unlock();

@@ -79,7 +79,7 @@ class synchronized {
   /// Constructs the value from `args` (with the arena's scope active, as `arena::make` does,
   /// containers inside `T` allocate in the arena).
   template <class... Args>
-    requires std::constructible_from<T, Args...>
+  requires std::constructible_from<T, Args...>
   explicit synchronized(Args&&... args) : m_value(std::forward<Args>(args)...) {}
   synchronized(const synchronized&) = delete;
   synchronized& operator=(const synchronized&) = delete;
