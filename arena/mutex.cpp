@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "seam/arena/error.hpp"
@@ -56,12 +57,37 @@ int expected_kind() noexcept {
   return kind;
 }
 
-timespec to_timespec(std::chrono::steady_clock::time_point t) noexcept {
-  // libstdc++'s steady_clock is CLOCK_MONOTONIC, the clock given to pthread_mutex_clocklock.
-  const auto ns =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-  if (ns <= 0) return {0, 0};
-  return {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+// ThreadSanitizer (gcc 12's and clang 14's) intercepts pthread_mutex_timedlock but not the
+// newer pthread_mutex_clocklock, and would take our locks for unlocks of unknown mutexes.
+#if defined(__SANITIZE_THREAD__)
+#define SEAM_MUTEX_WAIT_ON_REALTIME 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SEAM_MUTEX_WAIT_ON_REALTIME 1
+#endif
+#endif
+
+// Waits up to `d` for the mutex. On the monotonic clock, so that setting the wall clock
+// neither stretches nor cuts the wait (but for the TSan build, see above).
+int timed_lock(pthread_mutex_t& m, std::chrono::steady_clock::duration d) noexcept {
+  timespec at{};
+#ifdef SEAM_MUTEX_WAIT_ON_REALTIME
+  ::clock_gettime(CLOCK_REALTIME, &at);
+#else
+  ::clock_gettime(CLOCK_MONOTONIC, &at);
+#endif
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  at.tv_sec += static_cast<time_t>(ns / 1000000000);
+  at.tv_nsec += static_cast<long>(ns % 1000000000);
+  if (at.tv_nsec >= 1000000000) {
+    at.tv_sec += 1;
+    at.tv_nsec -= 1000000000;
+  }
+#ifdef SEAM_MUTEX_WAIT_ON_REALTIME
+  return ::pthread_mutex_timedlock(&m, &at);
+#else
+  return ::pthread_mutex_clocklock(&m, CLOCK_MONOTONIC, &at);
+#endif
 }
 
 std::uint32_t* lock_word(pthread_mutex_t& m) noexcept {
@@ -100,6 +126,7 @@ bool mutex::acquired(int result, std::error_code& ec) noexcept {
       // Consistent at once: the guard tells the caller, and whatever the caller does next
       // (even dying too), later lockers see an ordinary mutex, not ENOTRECOVERABLE.
       if (::pthread_mutex_consistent(&m_native) != 0) {
+        ::pthread_mutex_unlock(&m_native);  // not ours to keep: left unrecoverable
         ec = errc::corrupt_arena;
         return false;
       }
@@ -143,10 +170,12 @@ bool mutex::acquire(const std::chrono::steady_clock::time_point* deadline,
   int r = ::pthread_mutex_trylock(&m_native);
   if (r != EBUSY) return acquired(r, ec);
   for (;;) {
-    auto slice_end = std::chrono::steady_clock::now() + orphan_check_interval;
-    if (deadline != nullptr && *deadline < slice_end) slice_end = *deadline;
-    const timespec until = to_timespec(slice_end);
-    r = ::pthread_mutex_clocklock(&m_native, CLOCK_MONOTONIC, &until);
+    std::chrono::steady_clock::duration wait = orphan_check_interval;
+    if (deadline != nullptr) {
+      wait = std::min(wait, *deadline - std::chrono::steady_clock::now());
+      if (wait < std::chrono::steady_clock::duration::zero()) wait = {};
+    }
+    r = timed_lock(m_native, wait);
     if (r != ETIMEDOUT) return acquired(r, ec);
     if (!plausible()) {
       ec = errc::corrupt_arena;
