@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 
 #include "seam/arena/error.hpp"
@@ -66,6 +67,9 @@ int expected_kind() noexcept {
 #define SEAM_MUTEX_WAIT_ON_REALTIME 1
 #endif
 #endif
+#ifdef SEAM_MUTEX_WAIT_ON_REALTIME
+#include <sanitizer/tsan_interface.h>
+#endif
 
 // Waits up to `d` for the mutex. On the monotonic clock, so that setting the wall clock
 // neither stretches nor cuts the wait (but for the TSan build, see above).
@@ -88,6 +92,26 @@ int timed_lock(pthread_mutex_t& m, std::chrono::steady_clock::duration d) noexce
 #else
   return ::pthread_mutex_clocklock(&m, CLOCK_MONOTONIC, &at);
 #endif
+}
+
+// The calling thread's id, as the kernel writes it in a robust lock word. Cached per thread;
+// a forked child's thread has a new id, hence the epoch that every fork child bumps.
+std::atomic<unsigned> g_fork_epoch{0};
+
+std::uint32_t this_thread_id() noexcept {
+  static const bool registered = [] {
+    ::pthread_atfork(nullptr, nullptr, [] { g_fork_epoch.fetch_add(1); });
+    return true;
+  }();
+  (void)registered;
+  thread_local std::uint32_t tid = 0;
+  thread_local unsigned epoch = 0;
+  const unsigned now = g_fork_epoch.load(std::memory_order_relaxed);
+  if (tid == 0 || epoch != now) {
+    tid = static_cast<std::uint32_t>(::gettid());
+    epoch = now;
+  }
+  return tid;
 }
 
 std::uint32_t* lock_word(pthread_mutex_t& m) noexcept {
@@ -176,6 +200,10 @@ bool mutex::acquire(const std::chrono::steady_clock::time_point* deadline,
       if (wait < std::chrono::steady_clock::duration::zero()) wait = {};
     }
     r = timed_lock(m_native, wait);
+#ifdef SEAM_MUTEX_WAIT_ON_REALTIME
+    // TSan's pthread_mutex_timedlock records a plain success only, not a dead owner's lock.
+    if (r == EOWNERDEAD) __tsan_mutex_post_lock(&m_native, __tsan_mutex_try_lock, 0);
+#endif
     if (r != ETIMEDOUT) return acquired(r, ec);
     if (!plausible()) {
       ec = errc::corrupt_arena;
@@ -235,37 +263,35 @@ void mutex::unlock() noexcept {
 void mutex::unlock(std::error_code& ec) noexcept {
   // glibc writes the holder's id both in the lock word and in __owner, and unlinks the mutex
   // from the holder thread's robust list on unlock. A peer that wrote over a held mutex
-  // rarely keeps the two ids equal; with a changed kind glibc's unlock would take another
-  // path, and with a changed id it would refuse and leave the mutex linked in this thread's
-  // list (whose later updates would write into it, even once it is freed). So: if either id
-  // still names this thread, put the words glibc checks back and unlock; report it either way.
+  // rarely keeps both ids; with a changed kind glibc's unlock would take another path, and
+  // with a changed id it would refuse and leave the mutex linked in this thread's list (whose
+  // later updates would write into it, even once it is freed). So: if either id still names
+  // this thread, put the words glibc checks back and unlock; report it either way.
   std::uint32_t* word = lock_word(m_native);
   std::uint32_t w = __atomic_load_n(word, __ATOMIC_RELAXED);
   const auto owner = static_cast<std::uint32_t>(m_native.__data.__owner);
-  bool repaired = false;
-  if (!plausible() || (w & tid_mask) != owner) {
-    const auto self = static_cast<std::uint32_t>(::gettid());
-    if ((w & tid_mask) != self && owner != self) {
-      ec = errc::corrupt_arena;  // not ours to repair (or never held by this thread)
-      return;
-    }
-    m_native.__data.__kind = expected_kind();
-    m_native.__data.__owner = static_cast<int>(self);
-    while (!__atomic_compare_exchange_n(word, &w, self | (w & waiters_bit), true, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_RELAXED)) {
-    }
-    __atomic_store_n(&m_tag, mutex_tag, __ATOMIC_RELEASE);
-    repaired = true;
+  const std::uint32_t self = this_thread_id();
+  const bool intact = plausible();
+  if (intact && (w & tid_mask) == self && owner == self) {
+    // m_owner_died stays: each acquisition writes it, and only the holder reads it.
+    const int r = ::pthread_mutex_unlock(&m_native);
+    ec = r == 0 ? std::error_code{} : std::error_code(r, std::generic_category());
+    return;
   }
-  // m_owner_died stays: each acquisition writes it, and only the holder reads it.
-  const int r = ::pthread_mutex_unlock(&m_native);
-  if (repaired) {
-    ec = errc::corrupt_arena;
-  } else if (r != 0) {
-    ec = std::error_code(r, std::generic_category());  // EPERM: not held by this thread
-  } else {
-    ec.clear();
+  if ((w & tid_mask) != self && owner != self) {
+    // Not held by this thread (a caller's bug), or overwritten beyond recognition.
+    ec = intact ? std::make_error_code(std::errc::operation_not_permitted)
+                : std::error_code(errc::corrupt_arena);
+    return;
   }
+  m_native.__data.__kind = expected_kind();
+  m_native.__data.__owner = static_cast<int>(self);
+  while (!__atomic_compare_exchange_n(word, &w, self | (w & waiters_bit), true, __ATOMIC_ACQ_REL,
+                                      __ATOMIC_RELAXED)) {
+  }
+  __atomic_store_n(&m_tag, mutex_tag, __ATOMIC_RELEASE);
+  ::pthread_mutex_unlock(&m_native);
+  ec = errc::corrupt_arena;
 }
 
 bool mutex::previous_owner_died() const noexcept {
