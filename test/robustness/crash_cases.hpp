@@ -115,5 +115,7 @@ void server_while_reader_walks();
 void client_while_reader_walks();
 void lender_while_reader_walks();
 void borrower_while_reader_walks();
+// A process killed holding a seam::mutex, half way through a change: crash_cases_lock.cpp.
+void locker_holding_lock();
 
 }  // namespace seam::test::crash_cases

@@ -1,7 +1,8 @@
 // The crash matrix: for each role a process plays (server, client, lender, borrower) and each
 // point of the protocol (handshake, fd in flight, lends outstanding, Cap'n Proto send, 1 GiB
-// reader walk), a victim process (crash_peer) reaches that point, says so on a pipe, and is
-// killed with SIGKILL on that line. The test process is the survivor. After each kill it must:
+// reader walk, holding a seam::mutex), a victim process (crash_peer, or a forked child of the
+// arena's owner for the lock) reaches that point, says so on a pipe, and is killed with SIGKILL
+// on that line. The test process is the survivor. After each kill it must:
 //  - notice: its session closes within 5 s (or its accept/connect/receive/send returns an
 //    error well before its own timeout) — every wait here has a timeout;
 //  - leak nothing: its lent_count and its arenas' allocated bytes are back to their baseline,
@@ -37,7 +38,7 @@ using namespace seam::test::crash_cases;
 
 // ---- the system's shared memory, before and after the matrix --------------------------------
 
-constexpr std::size_t case_count = 19;  // the size of g_cases, below
+constexpr std::size_t case_count = 20;  // the size of g_cases, below
 
 // Every victim's arena is a memfd: the kernel frees it when the last fd and mapping go, which
 // must happen even though the victim died with SIGKILL and the survivor read from it. A
@@ -115,6 +116,7 @@ const crash_case g_cases[] = {
     {"client_reader_walk", client_while_reader_walks},
     {"lender_reader_walk", lender_while_reader_walks},
     {"borrower_reader_walk", borrower_while_reader_walks},
+    {"locker_holding_lock", locker_holding_lock},
 };
 
 static_assert(std::size(g_cases) == case_count);
