@@ -1,0 +1,151 @@
+// Publications across processes: readers read whole versions while the owner publishes, and
+// versions are destroyed once no reader holds them, at once when a reader dies.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "seam/seam.hpp"
+#include "session/peer.hpp"
+#include "session/published_payload.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using seam::test::payload;
+using seam::test::unique_app;
+
+// published_peer running `mode` against `app`; its stdout lines come through `line()`.
+struct reader_peer {
+  seam::test::process proc;
+  seam::test::pipe_pair out;
+  seam::test::pipe_pair in;
+
+  reader_peer(const std::string& mode, const std::string& app, std::uint64_t n = 0) {
+    proc = seam::test::spawn(SEAM_PUBLISHED_PEER, {mode, app, std::to_string(n)},
+                             {{out.write_end.get(), 1}, {in.read_end.get(), 0}});
+    out.write_end.reset();
+    in.read_end.reset();
+  }
+  std::string line() { return seam::test::read_line(out.read_end.get(), 60s); }
+  void go() { seam::test::write_all(in.write_end.get(), "go\n"); }
+};
+
+payload* next_version(seam::arena& a, seam::published<payload>& pub, std::uint64_t number) {
+  payload* p = pub.make();
+  seam::arena_scope scope{a};
+  seam::test::fill(*p, number);
+  return p;
+}
+
+TEST(PublishedTest, TwoReadersReadWholeVersionsWhileTheOwnerPublishes100000) {
+  constexpr std::uint64_t versions = 100000;
+  const auto app = unique_app();
+  seam::session_server server{app};
+  seam::arena a;
+  seam::published<payload> pub(a, "versions");
+  const std::size_t baseline = a.stats().allocated;
+
+  reader_peer r1("hammer", app, versions);
+  reader_peer r2("hammer", app, versions);
+  auto s1 = server.accept(30s);
+  auto s2 = server.accept(30s);
+  pub.add_reader(s1);
+  pub.add_reader(s2);
+  r1.go();
+  r2.go();
+  ASSERT_EQ(r1.line(), "subscribed");
+  ASSERT_EQ(r2.line(), "subscribed");
+  EXPECT_EQ(pub.stats().readers, 2u);
+
+  std::size_t most_retained = 0;
+  for (std::uint64_t i = 1; i <= versions; ++i) {
+    ASSERT_EQ(pub.publish(next_version(a, pub, i)), i);
+    most_retained = std::max(most_retained, pub.stats().retained);
+  }
+  // Each reader holds one version at a time: at most one retired version each.
+  EXPECT_LE(most_retained, 2u);
+  for (reader_peer* r : {&r1, &r2}) {
+    const std::string done = r->line();
+    EXPECT_EQ(done.rfind("done ", 0), 0u) << done;
+    EXPECT_EQ(r->proc.wait(), 0);
+  }
+  ASSERT_TRUE(s1.wait_closed(10s));
+  ASSERT_TRUE(s2.wait_closed(10s));
+  EXPECT_EQ(pub.stats().readers, 0u);
+  EXPECT_EQ(pub.stats().retained, 0u);
+  EXPECT_EQ(pub.stats().version, versions);
+  EXPECT_EQ(seam::test::check(*pub.current(), versions), "");
+  pub.reset();
+  EXPECT_EQ(a.stats().allocated, baseline);
+}
+
+TEST(PublishedTest, KilledReaderHoldingAVersionFreesItOnceTheSessionSeesTheDeath) {
+  const auto app = unique_app();
+  seam::session_server server{app};
+  seam::arena a;
+  seam::published<payload> pub(a, "versions");
+  const std::size_t baseline = a.stats().allocated;
+  pub.publish(next_version(a, pub, 1));
+
+  reader_peer r("hold", app);
+  auto s = server.accept(30s);
+  pub.add_reader(s);
+  r.go();
+  ASSERT_EQ(r.line(), "holding 1");
+  // Version 1 outlives its replacement while the reader holds it; version 2 does not.
+  pub.publish(next_version(a, pub, 2));
+  EXPECT_EQ(pub.stats().retained, 1u);
+  pub.publish(next_version(a, pub, 3));
+  EXPECT_EQ(pub.stats().retained, 1u);
+  EXPECT_EQ(pub.collect(), 0u);
+
+  r.proc.kill(SIGKILL);
+  ASSERT_TRUE(s.wait_closed(2s));
+  EXPECT_EQ(pub.stats().retained, 0u);
+  EXPECT_EQ(pub.stats().readers, 0u);
+  EXPECT_EQ(r.proc.wait(), 1000 + SIGKILL);
+  pub.reset();
+  EXPECT_EQ(a.stats().allocated, baseline);
+}
+
+TEST(PublishedTest, ReaderHoldsAtMostItsSlotsAndSeesTheLastVersion) {
+  const auto app = unique_app();
+  seam::session_server server{app};
+  reader_peer owner("owner", app, 5);
+  auto s = server.accept(30s);
+  ASSERT_EQ(owner.line(), "published");
+  seam::published_reader_options options;
+  options.slots = 2;
+  seam::published_reader<payload> reader(s, "versions", options);
+  auto v1 = reader.acquire();
+  auto v2 = reader.acquire();
+  ASSERT_TRUE(v1 && v2);
+  EXPECT_EQ(v1.version(), 5u);
+  EXPECT_EQ(seam::test::check(*v2, 5), "");
+  std::error_code ec;
+  EXPECT_FALSE(reader.acquire(ec));
+  EXPECT_EQ(ec, seam::errc::lend_limit);
+  v1.reset();
+  EXPECT_TRUE(reader.acquire(ec));
+  EXPECT_FALSE(ec);
+}
+
+TEST(PublishedTest, SubscriptionsTheOwnerDidNotGrantAreRefused) {
+  const auto app = unique_app();
+  seam::session_server server{app};
+  reader_peer owner("withhold", app, 1);
+  auto s = server.accept(30s);
+  ASSERT_EQ(owner.line(), "published");
+  // The arena is shared (the block is found), but the owner never added this reader.
+  std::error_code ec;
+  seam::published_reader<payload> refused(s, "versions", {}, ec);
+  EXPECT_EQ(ec, seam::errc::not_published);
+  EXPECT_FALSE(refused);
+  seam::published_reader<payload> absent(s, "no such name", {}, ec);
+  EXPECT_EQ(ec, seam::errc::not_published);
+  seam::published_reader<int> other_type(s, "versions", {}, ec);
+  EXPECT_EQ(ec, seam::errc::type_mismatch);
+}
+
+}  // namespace
