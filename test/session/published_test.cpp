@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "seam/seam.hpp"
+#include "session/detail/protocol.hpp"
 #include "session/peer.hpp"
 #include "session/published_payload.hpp"
 
@@ -149,3 +150,90 @@ TEST(PublishedTest, SubscriptionsTheOwnerDidNotGrantAreRefused) {
 }
 
 }  // namespace
+
+// A raw client whose session arena is `own`, which it can write at will: a lying reader.
+struct raw_reader {
+  seam::arena own;
+  seam::unique_fd socket;
+  std::vector<std::byte> buffer = std::vector<std::byte>(seam::detail::max_packet);
+
+  explicit raw_reader(const std::string& app) : socket(seam::test::raw_connect(app)) {
+    auto fd = own.share();
+    const auto hello = seam::detail::encode_hello(seam::detail::frame_kind::hello,
+                                                  static_cast<std::uint32_t>(::getpid()),
+                                                  own.id(), fd.get());
+    EXPECT_FALSE(seam::detail::send_packet(socket.get(), hello, 10s));
+  }
+  // The next frame of `kind`, skipping others (the welcome, the owner's share).
+  seam::detail::frame next(seam::detail::frame_kind kind) {
+    for (;;) {
+      seam::detail::frame f;
+      if (auto ec = seam::detail::receive_frame(socket.get(), f, buffer, 10s)) {
+        ADD_FAILURE() << ec.message();
+        return {};
+      }
+      if (f.kind == kind) return f;
+    }
+  }
+  // Subscribes with `slots` (as the reader names them) and returns the owner's answer.
+  std::error_code subscribe(seam::handle<std::byte> block, seam::handle<std::byte> slots) {
+    const auto p = seam::detail::encode_subscribe(block, slots, 64);
+    if (auto ec = seam::detail::send_packet(socket.get(), p, 10s)) return ec;
+    seam::detail::frame f = next(seam::detail::frame_kind::subscribed);
+    seam::detail::control c;
+    if (auto ec = seam::detail::decode_control(f, c)) return ec;
+    return seam::detail::subscribe_error(c.value);
+  }
+};
+
+std::uint64_t offset_of_current(seam::arena& a, seam::published<payload>& pub) {
+  auto* node = seam::detail::version_node<payload>::of(const_cast<payload*>(pub.current()));
+  return static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(node) - a.base());
+}
+
+TEST(PublishedTest, LyingReaderPinsAtMostItsSlotsUntilItsSessionCloses) {
+  const auto app = unique_app();
+  seam::session_server server{app};
+  seam::arena a;
+  seam::published<payload> pub(a, "versions");
+  const std::size_t baseline = a.stats().allocated;
+  raw_reader liar(app);
+  auto s = server.accept(30s);
+  liar.next(seam::detail::frame_kind::welcome);
+  pub.add_reader(s);
+  const auto block = a.find<seam::detail::publication_block<payload>>("versions")->self;
+
+  // Slots outside the reader's arena, or in the owner's own arena, are refused.
+  auto* slots = liar.own.make<seam::detail::reader_slots>();
+  const auto slots_handle = liar.own.handle_of(slots).as<std::byte>();
+  EXPECT_EQ(liar.subscribe(block, {liar.own.id(), liar.own.capacity() - 8}),
+            seam::errc::handle_out_of_range);
+  EXPECT_EQ(liar.subscribe(block, block), seam::errc::handle_out_of_range);
+  EXPECT_EQ(liar.subscribe({a.id(), 4096}, slots_handle), seam::errc::not_published);
+  ASSERT_FALSE(liar.subscribe(block, slots_handle));
+  EXPECT_EQ(pub.stats().readers, 1u);
+
+  // Garbage in every slot (out of range, misaligned, everything set): nothing is pinned, and
+  // nothing the owner does follows it.
+  const std::uint64_t garbage[] = {~std::uint64_t{0}, 1, 4097, a.capacity(), 0x8000000000000000};
+  for (std::size_t i = 0; i < 64; ++i) slots->held[i] = garbage[i % std::size(garbage)];
+  for (std::uint64_t i = 1; i <= 100; ++i) pub.publish(next_version(a, pub, i));
+  EXPECT_EQ(pub.stats().retained, 0u);
+
+  // Naming each version as it is replaced pins it: one per slot, never more.
+  for (std::uint64_t i = 101; i <= 300; ++i) {
+    slots->held[i % 64] = offset_of_current(a, pub);
+    pub.publish(next_version(a, pub, i));
+    ASSERT_LE(pub.stats().retained, 64u);
+  }
+  EXPECT_EQ(pub.stats().retained, 64u);
+  EXPECT_EQ(seam::test::check(*pub.current(), 300), "");
+
+  // The liar goes: its session closes, and every version it pinned is destroyed.
+  liar.socket.reset();
+  ASSERT_TRUE(s.wait_closed(2s));
+  EXPECT_EQ(pub.stats().retained, 0u);
+  EXPECT_EQ(pub.stats().readers, 0u);
+  pub.reset();
+  EXPECT_EQ(a.stats().allocated, baseline);
+}
