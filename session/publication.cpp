@@ -381,7 +381,10 @@ std::shared_ptr<subscription_state> subscribe(session& s, std::string_view name,
           if (auto st = weak.lock()) st->answer(subscribe_error(c.value));
         });
     state->close_token = s.watch_close([weak] {
-      if (auto st = weak.lock()) st->answer(errc::peer_closed);
+      if (auto st = weak.lock()) {
+        st->path.open.store(false, std::memory_order_release);
+        st->answer(errc::peer_closed);
+      }
     });
     const auto slots = static_cast<std::uint32_t>(count);
     const publication_header* block = lookup(s, name, ec);

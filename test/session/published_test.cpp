@@ -110,7 +110,7 @@ TEST(PublishedTest, KilledReaderHoldingAVersionFreesItOnceTheSessionSeesTheDeath
   EXPECT_EQ(a.stats().allocated, baseline);
 }
 
-TEST(PublishedTest, ReaderHoldsAtMostItsSlotsAndSeesTheLastVersion) {
+TEST(PublishedTest, ReaderHoldsAtMostItsSlotsAndKeepsThemWhenTheOwnerDies) {
   const auto app = unique_app();
   seam::session_server server{app};
   reader_peer owner("owner", app, 5);
@@ -130,6 +130,13 @@ TEST(PublishedTest, ReaderHoldsAtMostItsSlotsAndSeesTheLastVersion) {
   v1.reset();
   EXPECT_TRUE(reader.acquire(ec));
   EXPECT_FALSE(ec);
+
+  // The owner dies: what the reader holds stays readable; acquiring fails.
+  owner.proc.kill(SIGKILL);
+  ASSERT_TRUE(s.wait_closed(2s));
+  EXPECT_EQ(seam::test::check(*v2, 5), "");
+  EXPECT_FALSE(reader.acquire(ec));
+  EXPECT_EQ(ec, seam::errc::peer_closed);
 }
 
 TEST(PublishedTest, SubscriptionsTheOwnerDidNotGrantAreRefused) {

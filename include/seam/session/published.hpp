@@ -117,6 +117,7 @@ struct reader_path {
   std::uint64_t arena_id = 0;
   std::uint64_t all = 0;             // a bit per slot
   std::atomic<std::uint64_t> free{0};  // bit i: slot i is unused in this process
+  std::atomic<bool> open{true};        // false once the session closed: the owner forgot us
 
   /// Takes a free slot: its index, or -1 if every slot is in use.
   int claim() noexcept {
@@ -364,7 +365,8 @@ struct published_reader_options {
 ///
 /// `acquire` returns the current version as a `snapshot`; it reads the owner's arena through a
 /// read-only view and announces what it holds in this process's session arena: no system call,
-/// no message. If the owner dies, the last version stays readable.
+/// no message. If the owner dies, the versions held stay readable; acquiring fails with
+/// `errc::peer_closed` once the session closed.
 ///
 /// Thread-safe: any thread may `acquire` (each snapshot takes one of `slots` slots). Private
 /// memory; movable; every snapshot must be dropped before the reader (checked by
@@ -401,7 +403,10 @@ class published_reader {
   explicit operator bool() const noexcept { return m_path != nullptr; }
 
   /// The current version (an empty snapshot if none is published). Throws
-  /// `std::system_error`: `errc::lend_limit` when this reader already holds `slots` versions,
+  /// `std::system_error`: `errc::peer_closed` once the session closed (snapshots held then
+  /// stay readable if the owner died; if the owner closed the session, it no longer protects
+  /// them: their bytes may change, as any view's), `errc::lend_limit` when this reader already
+  /// holds `slots` versions,
   /// a handle error (`errc::handle_out_of_range`, …) if the owner's `current` word is not a
   /// valid place for a version.
   snapshot<T> acquire() {
@@ -412,7 +417,10 @@ class published_reader {
   }
   /// As `acquire`, reporting errors in `ec`.
   snapshot<T> acquire(std::error_code& ec) noexcept {
-    if (m_path == nullptr) return ec = errc::peer_closed, snapshot<T>();
+    // Once the session closed, the owner no longer reads this reader's slots.
+    if (m_path == nullptr || !m_path->open.load(std::memory_order_acquire)) {
+      return ec = errc::peer_closed, snapshot<T>();
+    }
     const int slot = m_path->claim();
     if (slot < 0) return ec = errc::lend_limit, snapshot<T>();
     const std::uint64_t offset = m_path->announce(slot);
