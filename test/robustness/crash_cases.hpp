@@ -106,5 +106,8 @@ void server_while_reader_walks();
 void client_while_reader_walks();
 void lender_while_reader_walks();
 void borrower_while_reader_walks();
+// Publications: crash_cases_published.cpp.
+void reader_holding_a_version();
+void publisher_while_publishing();
 
 }  // namespace seam::test::crash_cases
