@@ -214,10 +214,13 @@ class publication_state : public std::enable_shared_from_this<publication_state>
     // close hook (which runs after the session stopped being open) has run or will run after
     // this lock, and would not find it otherwise.
     if (!core.is_open()) return subscribe_status::not_published;
-    // Room for the scans and the retired list, so that publishing never allocates.
-    m_slot_total += count;
-    m_held.reserve(m_slot_total);
-    m_retired.reserve(m_slot_total + 1);
+    // Room for the scans and the retired list, so that publishing never allocates: as many
+    // words as the readers subscribed now have slots (bounded by the limits above, however
+    // often a reader comes and goes).
+    std::size_t slots_total = count;
+    for (const reader& r : m_readers) slots_total += r.count;
+    m_held.reserve(slots_total);
+    m_retired.reserve(slots_total + 1);
     m_readers.push_back({&core, slots, static_cast<const std::atomic<std::uint64_t>*>(at), count,
                          std::move(view)});
     return subscribe_status::ok;
@@ -273,7 +276,6 @@ class publication_state : public std::enable_shared_from_this<publication_state>
   std::vector<std::uint64_t> m_retired;  // offsets of replaced versions, not yet destroyed
   std::vector<reader> m_readers;
   std::vector<std::uint64_t> m_held;  // scratch of reclaim_locked
-  std::size_t m_slot_total = 0;       // slots ever subscribed (what the vectors reserve)
   std::vector<attachment> m_sessions;
 };
 

@@ -73,6 +73,12 @@ inline constexpr std::uint64_t publication_magic = 0x48534942'4c425550ull;
 /// The shared part of a publication, in the owner's arena; readers map it read-only and check
 /// every word they use.
 struct publication_header {
+  /// Made in the arena whose id is `arena_id` and mapping starts at `base`: the block names
+  /// itself before its name is visible to any reader.
+  publication_header(std::uint64_t arena_id, const std::byte* base) noexcept
+      : self{arena_id,
+             static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(this) - base)} {}
+
   std::uint64_t magic = publication_magic;
   /// Where this block is, as the owner names it: a reader checks that it resolves to the block
   /// it found, and sends it back in `subscribe`.
@@ -84,7 +90,9 @@ struct publication_header {
 /// The block as a type of its own per `T`, so that a reader's lookup by name checks `T`'s type
 /// fingerprint (`seam/arena/type_fingerprint.hpp`).
 template <class T>
-struct publication_block : publication_header {};
+struct publication_block : publication_header {
+  using publication_header::publication_header;
+};
 
 /// One version in the owner's arena: its number, then the `T` (constructed in place, so that
 /// the node's layout, and the offset from the `T` back to it, is standard).
@@ -200,9 +208,7 @@ class published {
   /// `seam/arena/named.hpp`). Throws like `arena::make_named` (`errc::name_exists`, …).
   published(seam::arena& a, std::string_view name) : m_arena(a), m_name(name) {
     static_assert(detail::require_shm_safe<T>::value);
-    m_block = a.make_named<detail::publication_block<T>>(name);
-    m_block->self = a.handle_of(static_cast<const detail::publication_header*>(m_block))
-                        .template as<std::byte>();
+    m_block = a.make_named<detail::publication_block<T>>(name, a.id(), a.base());
     try {
       m_state = detail::open_publication(a, m_block, &destroy_node);
     } catch (...) {
