@@ -74,9 +74,7 @@ struct child {
     while (::read(out, &c, 1) == 1 && c != '\n') s += c;
     return s;
   }
-  void go() const {
-    [[maybe_unused]] ssize_t n = ::write(in, "go\n", 3);
-  }
+  void go() const { [[maybe_unused]] ssize_t n = ::write(in, "go\n", 3); }
 };
 
 std::string unique_app() {

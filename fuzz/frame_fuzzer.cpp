@@ -110,8 +110,8 @@ void check_control(std::span<const std::byte> packet, frame f) {
       // Any status decodes; a value no owner sends is a protocol error, never a success.
       const std::error_code status = seam::detail::subscribe_error(c.value);
       SEAM_FUZZ_CHECK(!status == (c.value == 0));
-      again = seam::detail::encode_subscribed(
-          c.handles[0], c.handles[1], static_cast<seam::detail::subscribe_status>(c.value));
+      again = seam::detail::encode_subscribed(c.handles[0], c.handles[1],
+                                              static_cast<seam::detail::subscribe_status>(c.value));
       break;
     }
     case frame_kind::unsubscribe:

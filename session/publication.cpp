@@ -94,8 +94,8 @@ class publication_state : public std::enable_shared_from_this<publication_state>
       // The handler first: a reader can subscribe only once it has the arena.
       const std::weak_ptr<publication_state> weak = weak_from_this();
       session_core* raw = core.get();
-      const std::uint64_t id = core->add_publication_handler(
-          m_block->self, true, [weak, raw](const control& c) {
+      const std::uint64_t id =
+          core->add_publication_handler(m_block->self, true, [weak, raw](const control& c) {
             if (auto p = weak.lock()) p->on_message(*raw, c);
           });
       auto token = s.watch_close([weak, raw] {
@@ -221,8 +221,8 @@ class publication_state : public std::enable_shared_from_this<publication_state>
     for (const reader& r : m_readers) slots_total += r.count;
     m_held.reserve(slots_total);
     m_retired.reserve(slots_total + 1);
-    m_readers.push_back({&core, slots, static_cast<const std::atomic<std::uint64_t>*>(at), count,
-                         std::move(view)});
+    m_readers.push_back(
+        {&core, slots, static_cast<const std::atomic<std::uint64_t>*>(at), count, std::move(view)});
     return subscribe_status::ok;
   }
 
@@ -324,7 +324,7 @@ class subscription_state {
     changed.notify_all();
   }
 
-  std::shared_ptr<session_core> core;   // keeps this side's session arena (the slots) alive
+  std::shared_ptr<session_core> core;      // keeps this side's session arena (the slots) alive
   std::shared_ptr<const arena_view> view;  // the owner's arena
   reader_slots* slots = nullptr;
   handle<std::byte> block;
@@ -362,8 +362,7 @@ std::error_code ask(subscription_state& state, handle<std::byte> block, std::uin
 }  // namespace
 
 std::shared_ptr<subscription_state> subscribe(session& s, std::string_view name, lookup_fn lookup,
-                                              std::size_t count,
-                                              std::chrono::milliseconds timeout,
+                                              std::size_t count, std::chrono::milliseconds timeout,
                                               reader_path*& path, std::error_code& ec) noexcept {
   ec.clear();
   path = nullptr;

@@ -166,9 +166,9 @@ struct raw_reader {
 
   explicit raw_reader(const std::string& app) : socket(seam::test::raw_connect(app)) {
     auto fd = own.share();
-    const auto hello = seam::detail::encode_hello(seam::detail::frame_kind::hello,
-                                                  static_cast<std::uint32_t>(::getpid()),
-                                                  own.id(), fd.get());
+    const auto hello =
+        seam::detail::encode_hello(seam::detail::frame_kind::hello,
+                                   static_cast<std::uint32_t>(::getpid()), own.id(), fd.get());
     EXPECT_FALSE(seam::detail::send_packet(socket.get(), hello, 10s));
   }
   // The next frame of `kind`, skipping others (the welcome, the owner's share).

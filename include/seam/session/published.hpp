@@ -79,7 +79,7 @@ struct publication_header {
       : self{arena_id,
              static_cast<std::uint64_t>(reinterpret_cast<const std::byte*>(this) - base)} {}
 
-  std::uint64_t magic = publication_magic;
+  std::uint64_t magic = publication_magic;  ///< `publication_magic`.
   /// Where this block is, as the owner names it: a reader checks that it resolves to the block
   /// it found, and sends it back in `subscribe`.
   handle<std::byte> self;
@@ -98,11 +98,14 @@ struct publication_block : publication_header {
 /// the node's layout, and the offset from the `T` back to it, is standard).
 template <class T>
 struct version_node {
-  std::uint64_t number = 0;
-  alignas(T) std::byte storage[sizeof(T)];
+  std::uint64_t number = 0;                 ///< 1, 2, … in publishing order.
+  alignas(T) std::byte storage[sizeof(T)];  ///< The `T`.
 
+  /// The `T`.
   T* value() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
+  /// The `T`.
   const T* value() const noexcept { return std::launder(reinterpret_cast<const T*>(storage)); }
+  /// The node of the `T` at `p`.
   static version_node* of(T* p) noexcept {
     return reinterpret_cast<version_node*>(reinterpret_cast<std::byte*>(p) -
                                            offsetof(version_node, storage));
@@ -112,20 +115,20 @@ struct version_node {
 /// A reader's announcements, in its session arena (the owner maps it read-only): each word is
 /// the offset of the version node the reader holds through that slot, 0 for none.
 struct reader_slots {
-  static constexpr std::size_t capacity = 64;
-  std::atomic<std::uint64_t> held[capacity]{};
+  static constexpr std::size_t capacity = 64;   ///< Most slots of one subscription.
+  std::atomic<std::uint64_t> held[capacity]{};  ///< Offsets of the versions held, 0: none.
 };
 
 /// What `published_reader::acquire` needs, in the reader's private memory. Owned by the
 /// subscription; its address is stable for the subscription's life.
 struct reader_path {
-  const std::atomic<std::uint64_t>* current = nullptr;  // in the owner's arena (read-only)
-  std::atomic<std::uint64_t>* slots = nullptr;          // in this process's session arena
-  const arena_view* view = nullptr;                     // the owner's arena, kept mapped
-  std::uint64_t arena_id = 0;
-  std::uint64_t all = 0;             // a bit per slot
-  std::atomic<std::uint64_t> free{0};  // bit i: slot i is unused in this process
-  std::atomic<bool> open{true};        // false once the session closed: the owner forgot us
+  const std::atomic<std::uint64_t>* current = nullptr;  ///< In the owner's arena (read-only).
+  std::atomic<std::uint64_t>* slots = nullptr;          ///< In this process's session arena.
+  const arena_view* view = nullptr;                     ///< The owner's arena, kept mapped.
+  std::uint64_t arena_id = 0;                           ///< The owner's arena's id.
+  std::uint64_t all = 0;                                ///< A bit per slot.
+  std::atomic<std::uint64_t> free{0};  ///< Bit i: slot i is unused in this process.
+  std::atomic<bool> open{true};        ///< False once the session closed: the owner forgot us.
 
   /// Takes a free slot: its index, or -1 if every slot is in use.
   int claim() noexcept {
@@ -160,18 +163,25 @@ struct reader_path {
 };
 
 // The non-template halves (session/publication.cpp).
+/// Destroys the version node at `node` of the arena.
 using destroy_version_fn = void (*)(seam::arena&, void* node) noexcept;
+/// The owner's private state of the publication whose block is `block`.
 std::shared_ptr<publication_state> open_publication(seam::arena& a, publication_header* block,
                                                     destroy_version_fn destroy);
+/// `published::add_reader`.
 void add_publication_reader(publication_state& p, session& s, std::error_code& ec) noexcept;
+/// Makes the node at `offset` current (0: none), retires the previous one, reclaims.
 void publish_version(publication_state& p, std::uint64_t offset) noexcept;
+/// `published::collect`.
 std::size_t collect_versions(publication_state& p) noexcept;
+/// Withdraws the publication (the owner's destructor).
 void close_publication(publication_state& p) noexcept;
+/// Finds a publication's block by name, its type checked.
 using lookup_fn = const publication_header* (*)(const session&, std::string_view,
                                                 std::error_code&) noexcept;
+/// Subscribes to the publication `name` of the peer of `s`; sets `path` on success.
 std::shared_ptr<subscription_state> subscribe(session& s, std::string_view name, lookup_fn lookup,
-                                              std::size_t slots,
-                                              std::chrono::milliseconds timeout,
+                                              std::size_t slots, std::chrono::milliseconds timeout,
                                               reader_path*& path, std::error_code& ec) noexcept;
 
 }  // namespace detail
@@ -184,6 +194,7 @@ struct published_stats {
 };
 
 namespace detail {
+/// `published::stats`.
 published_stats publication_stats(const publication_state& p) noexcept;
 }  // namespace detail
 
@@ -266,8 +277,8 @@ class published {
     auto* node = detail::version_node<T>::of(next);
     SEAM_ASSERT(m_arena.contains(node, sizeof *node), "published: not a version of this arena");
     node->number = ++m_number;
-    detail::publish_version(*m_state, static_cast<std::uint64_t>(
-                                          reinterpret_cast<std::byte*>(node) - m_arena.base()));
+    detail::publish_version(
+        *m_state, static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(node) - m_arena.base()));
     m_current = next;
     return node->number;
   }
@@ -312,11 +323,13 @@ class snapshot {
  public:
   /// Holds nothing.
   snapshot() noexcept = default;
+  /// Takes over what `o` holds.
   snapshot(snapshot&& o) noexcept
       : m_path(std::exchange(o.m_path, nullptr)),
         m_slot(o.m_slot),
         m_value(std::exchange(o.m_value, nullptr)),
         m_version(std::exchange(o.m_version, 0)) {}
+  /// Lets go of what this holds, then takes over what `o` holds.
   snapshot& operator=(snapshot&& o) noexcept {
     if (this != &o) {
       reset();
@@ -327,9 +340,12 @@ class snapshot {
     }
     return *this;
   }
+  /// Lets go of the version.
   ~snapshot() { reset(); }
 
+  /// The version's object (the snapshot must hold one).
   const T& operator*() const noexcept { return *m_value; }
+  /// The version's object (the snapshot must hold one).
   const T* operator->() const noexcept { return m_value; }
   /// The version's object, or nullptr.
   const T* get() const noexcept { return m_value; }
@@ -385,7 +401,8 @@ class published_reader {
   /// `errc::not_published` (no such name, or the owner did not `add_reader` this session),
   /// `errc::type_mismatch` (published as another type), `errc::corrupt_arena`,
   /// `errc::timed_out`, `errc::peer_closed`, `std::errc::invalid_argument` (bad `slots`).
-  published_reader(session& s, std::string_view name, const published_reader_options& options = {}) {
+  published_reader(session& s, std::string_view name,
+                   const published_reader_options& options = {}) {
     std::error_code ec;
     open(s, name, options, ec);
     throw_if(ec, "seam::published_reader");
@@ -395,8 +412,10 @@ class published_reader {
                    std::error_code& ec) noexcept {
     open(s, name, options, ec);
   }
+  /// Takes over `o`'s subscription (`o` is left empty).
   published_reader(published_reader&& o) noexcept
       : m_state(std::move(o.m_state)), m_path(std::exchange(o.m_path, nullptr)) {}
+  /// Ends this subscription and takes over `o`'s.
   published_reader& operator=(published_reader&& o) noexcept {
     m_state = std::move(o.m_state);
     m_path = std::exchange(o.m_path, nullptr);
@@ -436,8 +455,8 @@ class published_reader {
       return {};
     }
     // The owner's word is input: the same checks as any handle before it becomes a pointer.
-    const auto* node = m_path->view->get(
-        handle<detail::version_node<T>>{m_path->arena_id, offset}, ec);
+    const auto* node =
+        m_path->view->get(handle<detail::version_node<T>>{m_path->arena_id, offset}, ec);
     if (node == nullptr) {
       m_path->release(slot);
       return {};
