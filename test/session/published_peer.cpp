@@ -19,23 +19,30 @@ using seam::test::fail;
 using seam::test::payload;
 using seam::test::say;
 
-// Acquires, checks and releases the current version until version `last` is seen.
+// Acquires, checks and releases the current version until version `last` is seen; then its
+// subscription goes, and its session arena is back where it was.
 int hammer(seam::session& s, std::uint64_t last) {
-  seam::published_reader<payload> reader(s, "versions");
-  say("subscribed");
+  const std::size_t baseline = s.arena().stats().allocated;
   std::uint64_t acquires = 0, distinct = 0, previous = 0;
-  for (;;) {
-    auto v = reader.acquire();
-    ++acquires;
-    if (!v) continue;
-    if (v.version() < previous) return fail("version went back to " + std::to_string(v.version()));
-    if (v.version() != previous) ++distinct;
-    previous = v.version();
-    if (auto why = seam::test::check(*v, v.version()); !why.empty()) {
-      return fail("version " + std::to_string(v.version()) + ": " + why);
+  {
+    seam::published_reader<payload> reader(s, "versions");
+    say("subscribed");
+    for (;;) {
+      auto v = reader.acquire();
+      ++acquires;
+      if (!v) continue;
+      if (v.version() < previous) {
+        return fail("version went back to " + std::to_string(v.version()));
+      }
+      if (v.version() != previous) ++distinct;
+      previous = v.version();
+      if (auto why = seam::test::check(*v, v.version()); !why.empty()) {
+        return fail("version " + std::to_string(v.version()) + ": " + why);
+      }
+      if (v.version() == last) break;
     }
-    if (v.version() == last) break;
   }
+  if (s.arena().stats().allocated != baseline) return fail("the slots were not freed");
   say("done " + std::to_string(acquires) + " " + std::to_string(distinct));
   return 0;
 }

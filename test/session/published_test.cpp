@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "seam/seam.hpp"
 #include "session/detail/protocol.hpp"
@@ -67,8 +68,11 @@ TEST(PublishedTest, TwoReadersReadWholeVersionsWhileTheOwnerPublishes100000) {
   // Each reader holds one version at a time: at most one retired version each.
   EXPECT_LE(most_retained, 2u);
   for (reader_peer* r : {&r1, &r2}) {
+    // "done <acquires> <distinct versions seen>": shown, not asserted (a reader the scheduler
+    // keeps off the CPU while the owner publishes sees few versions, and that is no error).
     const std::string done = r->line();
     EXPECT_EQ(done.rfind("done ", 0), 0u) << done;
+    std::printf("reader: %s\n", done.c_str());
     EXPECT_EQ(r->proc.wait(), 0);
   }
   ASSERT_TRUE(s1.wait_closed(10s));
