@@ -69,9 +69,9 @@ std::error_code session_core::dispatch_publication(const control& c) {
 
 // ---- the owner --------------------------------------------------------------------------------
 
-/// Subscriptions one session may hold on one publication: bounds the slots the owner scans
-/// (and so what one reader can pin) to 64 x 64.
-inline constexpr std::size_t max_subscriptions_per_session = 64;
+/// Slots one session may have on one publication, all its subscriptions together: what the
+/// owner scans for it, and so the most versions one reader process can pin.
+inline constexpr std::size_t max_slots_per_session = max_reader_slots;
 
 class publication_state : public std::enable_shared_from_this<publication_state> {
  public:
@@ -205,11 +205,11 @@ class publication_state : public std::enable_shared_from_this<publication_state>
     if (ec || !view->contains(at, bytes)) return subscribe_status::bad_slots;
     std::lock_guard lock(m_mutex);
     if (m_closed) return subscribe_status::not_published;
-    const auto mine = std::count_if(m_readers.begin(), m_readers.end(),
-                                    [&](const reader& r) { return r.core == &core; });
-    if (static_cast<std::size_t>(mine) >= max_subscriptions_per_session) {
-      return subscribe_status::too_many;
+    std::size_t mine = count;
+    for (const reader& r : m_readers) {
+      if (r.core == &core) mine += r.count;
     }
+    if (mine > max_slots_per_session) return subscribe_status::too_many;
     // A reader whose session closed while this message was on its way is not added: its
     // close hook (which runs after the session stopped being open) has run or will run after
     // this lock, and would not find it otherwise.

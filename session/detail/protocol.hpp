@@ -67,7 +67,7 @@ enum class subscribe_status : std::uint32_t {
   ok = 0,
   not_published = 1,  ///< no publication of this session has that block
   bad_slots = 2,      ///< the slots are not inside an arena the reader shares
-  too_many = 3,       ///< the reader has as many subscriptions as one session may have
+  too_many = 3,       ///< the reader's session would have more than `max_reader_slots` slots
 };
 /// subscribe: the sender reads the publication whose block is `block` (in the receiver's
 /// arena) and announces the versions it holds in `count` slots at `slots` (in its own arena).

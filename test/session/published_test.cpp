@@ -223,6 +223,11 @@ TEST(PublishedTest, LyingReaderPinsAtMostItsSlotsUntilItsSessionCloses) {
   EXPECT_EQ(liar.subscribe({a.id(), 4096}, slots_handle), seam::errc::not_published);
   ASSERT_FALSE(liar.subscribe(block, slots_handle));
   EXPECT_EQ(pub.stats().readers, 1u);
+  // 64 slots is all one session may have on a publication.
+  auto* more = liar.own.make<seam::detail::reader_slots>();
+  EXPECT_EQ(liar.subscribe(block, liar.own.handle_of(more).as<std::byte>()),
+            seam::errc::lend_limit);
+  EXPECT_EQ(pub.stats().readers, 1u);
 
   // Garbage in every slot (out of range, misaligned, everything set): nothing is pinned, and
   // nothing the owner does follows it.

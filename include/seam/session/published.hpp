@@ -33,10 +33,10 @@
 /// owner only compares slot words with the offsets of its retired versions; it never follows
 /// them. So garbage can neither crash the owner nor free a version early (another reader's
 /// slots are scanned independently, and a retired version is freed only if NO slot names it).
-/// Worst case: each of its `slots` words pins one retired version (at most
-/// `max_slots` per subscription, 64 subscriptions per session), visible in
-/// `published::stats().retained`, and released when its session closes. It can also corrupt
-/// its own reads, no one else's.
+/// Worst case: each of its slot words pins one retired version, and a session has at most 64
+/// slots per publication (`max_slots`, all its subscriptions together: more is refused with
+/// `errc::lend_limit`): at most 64 versions pinned, visible in `published::stats().retained`,
+/// and released when its session closes. It can also corrupt its own reads, no one else's.
 ///
 /// What a reader must not assume of the owner: the `current` offset is read from the owner's
 /// memory and checked like any handle before use; the version's contents (e.g. a map's links)
@@ -376,7 +376,8 @@ class snapshot {
 struct published_reader_options {
   /// Versions this reader may hold at once (1 to `max_slots`): one per live `snapshot`.
   std::size_t slots = 8;
-  /// Most `slots`.
+  /// Most `slots`, and most slots of all the readers of one session on one publication
+  /// (subscribing beyond fails with `errc::lend_limit`): the most versions a session can pin.
   static constexpr std::size_t max_slots = detail::reader_slots::capacity;
   /// Longest wait for the owner's answer to the subscription.
   std::chrono::milliseconds timeout{std::chrono::seconds(5)};
@@ -399,7 +400,8 @@ class published_reader {
  public:
   /// Subscribes to the publication the peer made under `name`. Throws `std::system_error`:
   /// `errc::not_published` (no such name, or the owner did not `add_reader` this session),
-  /// `errc::type_mismatch` (published as another type), `errc::corrupt_arena`,
+  /// `errc::type_mismatch` (published as another type), `errc::lend_limit` (the readers of
+  /// this session would have more than `max_slots` slots), `errc::corrupt_arena`,
   /// `errc::timed_out`, `errc::peer_closed`, `std::errc::invalid_argument` (bad `slots`).
   published_reader(session& s, std::string_view name,
                    const published_reader_options& options = {}) {
