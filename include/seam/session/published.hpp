@@ -206,9 +206,11 @@ published_stats publication_stats(const publication_state& p) noexcept;
 /// A version must not change once published: readers read it concurrently. The `T` is built
 /// with `arena` as the current arena, so its containers allocate there.
 ///
-/// Thread-safe: `publish`, `collect` and `stats` may be called from any thread of the owner;
-/// the sessions' threads destroy versions too (when a reader releases by dying). Lives in the
-/// owner's private memory; not movable (the sessions refer to it).
+/// One writer: `make`, `publish`, `discard`, `reset` and `current` are for one thread at a
+/// time (any thread of the owner, but not concurrently). `collect`, `stats` and `add_reader`
+/// may be called from any thread at any time, and the sessions' threads destroy versions too
+/// (when a reader leaves or dies). Lives in the owner's private memory; not movable (the
+/// sessions refer to it).
 /// Destroying it withdraws the publication: versions no reader holds are destroyed, versions
 /// still held stay in the arena (readers keep reading them) until the arena is destroyed, and
 /// so does the block (and its name) if a reader is still subscribed.
