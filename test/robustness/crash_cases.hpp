@@ -117,5 +117,8 @@ void lender_while_reader_walks();
 void borrower_while_reader_walks();
 // A process killed holding a seam::mutex, half way through a change: crash_cases_lock.cpp.
 void locker_holding_lock();
+// Publications: crash_cases_published.cpp.
+void reader_holding_a_version();
+void publisher_while_publishing();
 
 }  // namespace seam::test::crash_cases
