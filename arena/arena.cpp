@@ -50,6 +50,13 @@ class arena_core {
     header->capacity = capacity;
     fork_epoch = g_fork_epoch.load(std::memory_order_relaxed);
     heap_arenas = options.heap_arenas;
+    isolation = options.isolation;
+    if (isolation == seam::isolation::strict) {
+      // Now, after our own mapping (which keeps writing) and before any fd leaves the process.
+      // The heap, made on the first allocation, keeps its pages then (see `heap()`).
+      seal_strict(fd.get(), ec);
+      throw_if(ec, "seam::arena: sealing (F_SEAL_FUTURE_WRITE)");
+    }
   }
   arena_core(const arena_core&) = delete;
   arena_core& operator=(const arena_core&) = delete;
@@ -76,6 +83,7 @@ class arena_core {
   std::uint64_t id = 0;
   unsigned fork_epoch = 0;
   unsigned heap_arenas = 0;
+  seam::isolation isolation = seam::isolation::strict;
   std::error_code made_error;  // why the heap could not be made (under made_error_mutex())
   std::mutex& made_error_mutex() noexcept { return m_heap_mutex; }
 
@@ -157,6 +165,9 @@ heap* arena_core::heap(arena* owner) noexcept {
     delete h;
     return made_error = e.code(), nullptr;
   }
+  // A strict arena's memfd is sealed against writes through any new mapping: its freed pages
+  // cannot be punched, they stay for reuse.
+  if (isolation == seam::isolation::strict) h->keep_pages();
   m_heap.store(h, std::memory_order_release);
   return h;
 }
@@ -302,6 +313,7 @@ arena_stats arena::stats() const noexcept {
   arena_stats s;
   s.capacity = m_core->capacity;
   s.resident = detail::resident_bytes(m_core->fd.get());
+  s.returns_memory = m_core->isolation != seam::isolation::strict;
   auto* made = m_core->heap_if_made();
   if (made == nullptr) return s;  // nothing allocated yet
   auto& heap = *made;
@@ -320,5 +332,6 @@ std::size_t arena::address_space_left() noexcept { return detail::address_space_
 std::uint64_t arena::id() const noexcept { return m_core->id; }
 std::byte* arena::base() const noexcept { return m_core->base; }
 std::size_t arena::capacity() const noexcept { return m_core->capacity; }
+seam::isolation arena::isolation() const noexcept { return m_core->isolation; }
 
 }  // namespace seam

@@ -104,7 +104,8 @@ std::unique_ptr<arena> make_arena(const session_options& options, std::error_cod
   try {
     // One jemalloc arena per session heap: jemalloc has 4095 per process, and threads rarely
     // allocate in one session's arena at once.
-    return std::make_unique<arena>(arena_options{capacity, "seam-session", 1});
+    return std::make_unique<arena>(
+        arena_options{.capacity = capacity, .name = "seam-session", .heap_arenas = 1});
   } catch (const std::system_error& e) {
     ec = name_limit(e.code());
   } catch (...) {

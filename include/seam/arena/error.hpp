@@ -27,6 +27,8 @@ enum class arena_errc {
   type_mismatch,  ///< The named object was made as another type (fingerprint, size, alignment).
   bad_name,       ///< A name is empty or longer than `arena::max_name_length` bytes.
   corrupt_arena,  ///< Bytes of the arena's own bookkeeping (e.g. its directory) are invalid.
+  // Isolation.
+  strict_isolation,  ///< The arena is `isolation::strict`: no other process may ever write it.
   // Limits of the process (the errno of the failed call is ENOMEM or EAGAIN in each case).
   address_space_limit,  ///< No room to map: RLIMIT_AS (`ulimit -v`) or the 47-bit address space.
   map_count_limit,      ///< The process has `vm.max_map_count` mappings already.

@@ -25,6 +25,7 @@ enum class session_errc {
   unknown_arena,        ///< A handle names an arena the peer never shared.
   lend_limit,           ///< The session has as many outstanding lends as it allows.
   would_block,          ///< Non-blocking call: nothing to do now; wait for the fd.
+  not_published,        ///< The peer publishes nothing under that name to this session.
   // Limits hit while connecting; each compares equal to its errno (`ec == std::errc::…`).
   // Either side may report them: the side that hit the limit tells the other why it gave up.
   busy,              ///< The server has its most handshakes pending (from this user or in all).
