@@ -26,8 +26,8 @@
 /// - A reader's slots become known to the owner by a `subscribe` message over the session; the
 ///   reader acquires nothing before the owner's answer, so the owner never misses a slot. When
 ///   the reader's session closes (its death included: the socket closes even on `kill -9`),
-///   the owner forgets its slots at once, from the session reactor thread, and destroys the versions
-///   only it held.
+///   the owner forgets its slots at once, from the session reactor thread, and destroys the
+///   versions only it held.
 ///
 /// What a lying reader can do (its slots are its own memory: they may hold anything). The
 /// owner only compares slot words with the offsets of its retired versions; it never follows
