@@ -233,6 +233,22 @@ session session_server::accept(duration timeout, std::error_code& ec) noexcept {
     for (std::size_t i = 1; i < polled.size(); ++i) {
       if (polled[i].revents != 0) ready.push_back(polled[i].fd);
     }
+    session found;
+    bool got = false;
+    auto finish_ready = [&] {
+      for (const int raw : ready) {
+        if (got || ec) break;
+        auto it = std::find_if(table.pending.begin(), table.pending.end(),
+                               [raw](const auto& p) { return p.conn.get() == raw; });
+        if (it == table.pending.end()) continue;
+        got = finish(static_cast<std::size_t>(it - table.pending.begin()), found, ec);
+      }
+      ready.clear();
+    };
+    // The pending ones first: a client that hung up frees its slot for one waiting to come in.
+    finish_ready();
+    if (ec) return {};
+    if (got) return found;
     if (polled[0].revents & POLLIN) {
       // Take every waiting client now (up to a bound per turn), each checked and bounded.
       for (int n = 0; n < 64; ++n) {
@@ -241,15 +257,8 @@ session session_server::accept(duration timeout, std::error_code& ec) noexcept {
         if (admitted) return ec = admitted, session{};
       }
     }
-    session found;
-    bool got = false;
-    for (const int raw : ready) {
-      if (got || ec) break;
-      auto it = std::find_if(table.pending.begin(), table.pending.end(),
-                             [raw](const auto& p) { return p.conn.get() == raw; });
-      if (it == table.pending.end()) continue;
-      got = finish(static_cast<std::size_t>(it - table.pending.begin()), found, ec);
-    }
+    // New clients whose hello is there already.
+    finish_ready();
     if (ec) return {};
     if (got) return found;
   }
