@@ -15,6 +15,7 @@
 
 #include "seam/arena/assert.hpp"
 #include "seam/arena/error.hpp"
+#include "seam/base/export.hpp"
 #include "seam/arena/handle.hpp"
 #include "seam/arena/named.hpp"
 #include "seam/arena/shm_safe.hpp"
@@ -57,7 +58,7 @@ struct arena_stats {
 /// `errc::forked_child`; destroying the arena while another thread still uses it. The `arena`
 /// object itself lives in the owner's private memory and never moves (it is registered by
 /// address so that a block can be freed knowing only its pointer).
-class arena {
+class SEAM_API arena {
  public:
   /// Default alignment of `allocate`: that of `std::max_align_t`.
   static constexpr std::size_t default_alignment = alignof(std::max_align_t);
@@ -222,13 +223,13 @@ class arena {
 
 namespace detail {
 /// The thread's current arena; see `seam::arena_scope`.
-inline thread_local arena* t_current_arena = nullptr;
+SEAM_API inline thread_local arena* t_current_arena = nullptr;
 }  // namespace detail
 
 /// Makes `a` the calling thread's current arena until the scope ends, restoring the previous
 /// one then (scopes nest). `seam::allocator` allocates in the current arena. Not movable; use
 /// on one thread.
-class arena_scope {
+class SEAM_API arena_scope {
  public:
   explicit arena_scope(arena& a) noexcept
       : m_previous(std::exchange(detail::t_current_arena, &a)) {}

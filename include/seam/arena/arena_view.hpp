@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "seam/arena/error.hpp"
+#include "seam/base/export.hpp"
 #include "seam/arena/handle.hpp"
 #include "seam/arena/named.hpp"
 
@@ -27,7 +28,7 @@ namespace seam {
 /// protocol's job). The mapping stays valid after the owner exits or is killed.
 ///
 /// Movable, not copyable. `get` is thread-safe (const); the object lives in private memory.
-class arena_view {
+class SEAM_API arena_view {
  public:
   /// An empty view (maps nothing).
   arena_view() noexcept = default;

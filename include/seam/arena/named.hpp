@@ -47,6 +47,7 @@
 #include <system_error>
 
 #include "seam/arena/type_fingerprint.hpp"
+#include "seam/base/export.hpp"
 
 namespace seam {
 
@@ -66,7 +67,7 @@ struct name_slot {
 /// `base` (`mapped` bytes), or nullptr. Sets `ec` to `errc::bad_name`, `errc::type_mismatch`
 /// or `errc::corrupt_arena`, clears it otherwise (also when the name is not found).
 /// Defined in arena/named.cpp; never throws, whatever the directory holds.
-const void* find_named(const std::byte* base, std::size_t mapped, std::uint64_t id,
+SEAM_API const void* find_named(const std::byte* base, std::size_t mapped, std::uint64_t id,
                        std::string_view name, const named_type& type, std::error_code& ec) noexcept;
 
 }  // namespace detail

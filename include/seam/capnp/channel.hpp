@@ -8,6 +8,7 @@
 #include <span>
 #include <utility>
 
+#include "seam/base/export.hpp"
 #include "seam/base/unique_fd.hpp"
 #include "seam/capnp/message.hpp"
 #include "seam/channel/channel.hpp"
@@ -45,7 +46,7 @@ struct response {
 /// in `stale_responses()`; anything else out of place is `errc::protocol_error`.
 ///
 /// Not thread-safe: one thread uses a channel at a time. Private memory.
-class channel {
+class SEAM_API channel {
  public:
   using duration = std::chrono::milliseconds;
   static constexpr duration forever = seam::channel::forever;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "seam/arena/arena.hpp"
+#include "seam/base/export.hpp"
 #include "seam/base/unique_fd.hpp"
 #include "seam/session/session.hpp"
 
@@ -48,7 +49,7 @@ struct reader_options {
 /// and the segments are freed only after the builder is gone AND every receiver dropped its
 /// reader (or died). Only the arena's owner process builds; not thread-safe (like any
 /// `MessageBuilder`). The builder object itself lives in private memory.
-class message_builder final : public ::capnp::MessageBuilder {
+class SEAM_API message_builder final : public ::capnp::MessageBuilder {
  public:
   explicit message_builder(seam::arena& arena, builder_options options = {});
   /// Builds in the session's arena.
@@ -74,7 +75,7 @@ class message_builder final : public ::capnp::MessageBuilder {
 /// A received Cap'n Proto message. With zero copy it reads the sender's arena in place and
 /// releases the sender's lend when destroyed; with the copying path it owns a private copy.
 /// Movable; one thread at a time (like any `MessageReader`).
-class message_reader {
+class SEAM_API message_reader {
  public:
   message_reader() noexcept;
   message_reader(message_reader&&) noexcept;

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "seam/base/export.hpp"
 #include "seam/base/handle.hpp"
 #include "seam/base/unique_fd.hpp"
 #include "seam/channel/message.hpp"
@@ -59,7 +60,7 @@ struct channel_options {
 /// `native_handle()` can be watched with epoll or Boost.Asio for readiness. One thread may
 /// send while another receives; two threads must not receive (or send) at once. Lives in
 /// private memory.
-class channel {
+class SEAM_API channel {
  public:
   using duration = std::chrono::milliseconds;
   /// Waits with no limit.

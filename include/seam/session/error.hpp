@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "seam/arena/error.hpp"
+#include "seam/base/export.hpp"
 
 namespace seam {
 
@@ -32,7 +33,7 @@ using enum session_errc;
 }  // namespace errc
 
 /// The category of `seam::session_errc`; its name is "seam.session".
-const std::error_category& session_category() noexcept;
+SEAM_API const std::error_category& session_category() noexcept;
 
 /// Makes `seam::session_errc` usable as a `std::error_code`.
 inline std::error_code make_error_code(session_errc e) noexcept {

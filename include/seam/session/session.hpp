@@ -17,6 +17,7 @@
 
 #include "seam/arena/arena.hpp"
 #include "seam/arena/arena_view.hpp"
+#include "seam/base/export.hpp"
 #include "seam/base/handle.hpp"
 #include "seam/base/unique_fd.hpp"
 #include "seam/session/error.hpp"
@@ -69,7 +70,7 @@ class borrowed;
 ///
 /// Thread-safe, movable. Destroying the session closes it, releases what it lent, and frees its
 /// arena; `borrowed` objects keep the peer's arena mapped until they go.
-class session {
+class SEAM_API session {
  public:
   using duration = std::chrono::milliseconds;
 
@@ -302,7 +303,7 @@ borrowed<const T> session::borrow(handle<T> h, std::error_code& ec) noexcept {
 /// A second server with the same name in the same user fails with `errc::server_exists`.
 ///
 /// `accept` is for one thread at a time; sessions it returns are independent of the server.
-class session_server {
+class SEAM_API session_server {
  public:
   using duration = std::chrono::milliseconds;
 
