@@ -1,11 +1,15 @@
 #include "seam/arena/arena.hpp"
 
+#include <unistd.h>
+
 #include <array>
 #include <atomic>
+#include <ctime>
 
 #include "arena/detail/heap.hpp"
 #include "arena/detail/layout.hpp"
 #include "arena/detail/os.hpp"
+#include "arena/detail/stats_page.hpp"
 
 namespace seam {
 namespace detail {
@@ -83,6 +87,34 @@ void unregister_arena(arena* a) noexcept {
       return;
     }
   }
+}
+
+// Writes `s` to the arena's stats page (arena/detail/stats_page.hpp) for other processes to
+// read. Skips if another thread is writing it now: that thread's figures are as fresh.
+void publish_stats(std::byte* base, const arena_stats& s) noexcept {
+  auto& page = detail::stats_page_of(base);
+  std::uint64_t sequence = __atomic_load_n(&page.sequence, __ATOMIC_RELAXED);
+  if ((sequence & 1) != 0 ||
+      !__atomic_compare_exchange_n(&page.sequence, &sequence, sequence + 1, false,
+                                   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+    return;
+  }
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  const auto put = [](std::uint64_t& word, std::uint64_t value) {
+    detail::store_release(word, value);
+  };
+  put(page.owner_pid, static_cast<std::uint64_t>(::getpid()));
+  put(page.published_ns, static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000 +
+                             static_cast<std::uint64_t>(now.tv_nsec));
+  put(page.publications, detail::load_acquire(page.publications) + 1);
+  put(page.capacity, s.capacity);
+  put(page.reserved, s.reserved);
+  put(page.allocated, s.allocated);
+  put(page.resident, s.resident);
+  put(page.extents, s.extents);
+  put(page.sequence, sequence + 2);
+  if (detail::load_acquire(page.magic) != detail::stats_magic) put(page.magic, detail::stats_magic);
 }
 
 }  // namespace
@@ -179,10 +211,15 @@ unique_fd arena::share() const {
 }
 
 unique_fd arena::share(std::error_code& ec) const noexcept {
-  return detail::share_read_only(m_core->fd.get(), ec);
+  unique_fd fd = detail::share_read_only(m_core->fd.get(), ec);
+  if (!ec) stats();  // publishes them: a new reader may look
+  return fd;
 }
 
-void arena::purge() noexcept { m_core->heap->purge(); }
+void arena::purge() noexcept {
+  m_core->heap->purge();
+  stats();  // publishes them
+}
 
 void arena::flush_thread_cache() noexcept { m_core->heap->flush_thread_cache(); }
 
@@ -195,6 +232,7 @@ arena_stats arena::stats() const noexcept {
   s.allocated = heap.allocated();
   s.resident = detail::resident_bytes(m_core->fd.get());
   s.extents = heap.extents();
+  publish_stats(m_core->base, s);
   return s;
 }
 

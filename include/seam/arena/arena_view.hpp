@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <system_error>
@@ -14,6 +15,20 @@
 #include "seam/arena/named.hpp"
 
 namespace seam {
+
+/// What an arena's owner last published of its `arena::stats()`, as another process reads it
+/// (`arena_view::published_stats`). The owner publishes when it calls `arena::stats()`,
+/// `arena::share()` or `arena::purge()`: the figures are as old as `published_ns` says.
+struct published_stats {
+  std::uint64_t capacity = 0;      ///< Bytes of address space.
+  std::uint64_t reserved = 0;      ///< Bytes handed to the allocator so far (high-water mark).
+  std::uint64_t allocated = 0;     ///< Bytes in live blocks.
+  std::uint64_t resident = 0;      ///< Bytes of memory the arena's memfd held.
+  std::uint64_t extents = 0;       ///< Extents the allocator held.
+  std::uint64_t owner_pid = 0;     ///< The process that published (as it said: informative).
+  std::uint64_t published_ns = 0;  ///< When, in nanoseconds since 1970 (`CLOCK_REALTIME`).
+  std::uint64_t publications = 0;  ///< How many times the owner has published so far.
+};
 
 /// A read-only mapping of another process's arena.
 ///
@@ -74,6 +89,12 @@ class SEAM_API arena_view {
     throw_if(ec, "seam::arena_view::get");
     return {static_cast<const T*>(p), count};
   }
+
+  /// The owner's last published statistics, or nothing if it never published (or the view is
+  /// empty). The page is read under its sequence counter, a bounded number of times, and
+  /// checked: `std::errc::device_or_resource_busy` if it kept changing (or its owner died while
+  /// writing it), `errc::corrupt_arena` if its figures do not hold up. Thread-safe, lock-free.
+  std::optional<published_stats> stats(std::error_code& ec) const noexcept;
 
   /// The object the owner published with `arena::set_root`; throws `errc::no_root` if there is
   /// none or it was published as a type of another size.
