@@ -180,6 +180,7 @@ class SEAM_API arena {
   /// share the memfd is sealed against shrinking and growing and made mode 0400, so a peer can
   /// neither truncate it (which would crash the owner with SIGBUS) nor reopen it writable.
   unique_fd share() const;
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   unique_fd share(std::error_code& ec) const noexcept;
 
   /// Returns free memory to the kernel now. Flushes the calling thread's cache for this arena
@@ -231,6 +232,7 @@ SEAM_API inline thread_local arena* t_current_arena = nullptr;
 /// on one thread.
 class SEAM_API arena_scope {
  public:
+  /// Makes `a` current until the scope ends.
   explicit arena_scope(arena& a) noexcept
       : m_previous(std::exchange(detail::t_current_arena, &a)) {}
   arena_scope(const arena_scope&) = delete;

@@ -50,9 +50,12 @@ class SEAM_API arena_view {
   /// Maps the arena behind `fd` read-only. The fd is not taken: close it when you like.
   /// Throws `std::system_error` (`errc::bad_arena` if `fd` is not a sealed Seam arena).
   static arena_view open(int fd);
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   static arena_view open(int fd, std::error_code& ec) noexcept;
 
+  /// Move constructor.
   arena_view(arena_view&& other) noexcept;
+  /// Move assignment.
   arena_view& operator=(arena_view&& other) noexcept;
   arena_view(const arena_view&) = delete;
   arena_view& operator=(const arena_view&) = delete;
@@ -75,6 +78,7 @@ class SEAM_API arena_view {
   const T* get(handle<T> h) const {
     return get(h, 1).data();
   }
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   template <class T>
   const T* get(handle<T> h, std::error_code& ec) const noexcept {
     return static_cast<const T*>(resolve(h.arena_id, h.offset, sizeof(T), alignof(T), ec));

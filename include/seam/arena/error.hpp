@@ -45,5 +45,7 @@ inline std::error_code make_error_code(arena_errc e) noexcept {
 
 }  // namespace seam
 
+/// \cond
 template <>
 struct std::is_error_code_enum<seam::arena_errc> : std::true_type {};
+/// \endcond

@@ -18,14 +18,18 @@ namespace seam::capnp {
 
 /// A request received by a server, to answer with `channel::reply`.
 struct incoming_request {
+  /// Identifies the request: `channel::reply` answers it.
   std::uint64_t id = 0;
+  /// The request's message, read in place.
   message_reader message;
 };
 
 /// A response typed by its schema.
 template <class Schema>
 struct response {
+  /// The response's message, read in place.
   message_reader message;
+  /// The response's root as `Schema`.
   typename Schema::Reader root() { return message.root<Schema>(); }
 };
 
@@ -48,7 +52,9 @@ struct response {
 /// Not thread-safe: one thread uses a channel at a time. Private memory.
 class SEAM_API channel {
  public:
+  /// Timeouts, in milliseconds; negative waits forever.
   using duration = std::chrono::milliseconds;
+  /// A timeout that never expires.
   static constexpr duration forever = seam::channel::forever;
 
   /// Zero copy over `ch`, a channel of `session` (which must outlive this channel).
@@ -58,7 +64,9 @@ class SEAM_API channel {
   /// Copying over a connected stream socket (`AF_UNIX, SOCK_STREAM`, or TCP).
   static channel copying(unique_fd stream_socket, reader_options options = {});
 
+  /// Move constructor.
   channel(channel&&) noexcept = default;
+  /// Move assignment.
   channel& operator=(channel&&) noexcept = default;
 
   /// Sends a one-way message (and `fds`, zero copy only). The builder may be sent again, to
@@ -70,6 +78,7 @@ class SEAM_API channel {
 
   /// Sends `message` as a request and waits up to `timeout` for its response.
   message_reader request(message_builder& message, duration timeout);
+  /// Sends `message` as a request and waits up to `timeout` for its response.
   template <class Schema>
   response<Schema> request(message_builder& message, duration timeout) {
     return {request(message, timeout)};
@@ -82,6 +91,7 @@ class SEAM_API channel {
 
   /// Late responses dropped so far.
   std::size_t stale_responses() const noexcept { return m_stale; }
+  /// True if messages travel as handles into arenas (no copy), false for the copying channel.
   bool zero_copy() const noexcept { return m_session != nullptr; }
   /// The channel's descriptor, for readiness (epoll/Asio).
   int native_handle() const noexcept { return m_channel.native_handle(); }

@@ -62,6 +62,7 @@ struct channel_options {
 /// private memory.
 class SEAM_API channel {
  public:
+  /// Timeouts, in milliseconds; negative waits forever.
   using duration = std::chrono::milliseconds;
   /// Waits with no limit.
   static constexpr duration forever{-1};
@@ -84,7 +85,9 @@ class SEAM_API channel {
   /// Over a connected stream socket (`AF_UNIX, SOCK_STREAM`, or TCP): bytes only, messages up
   /// to `max_bytes` (the receiver allocates that much for a message that says so).
   static channel stream(unique_fd socket, std::size_t max_bytes = std::size_t{1} << 33);
+  /// Move constructor.
   channel(channel&&) noexcept;
+  /// Move assignment.
   channel& operator=(channel&&) noexcept;
   ~channel();
 
@@ -93,6 +96,7 @@ class SEAM_API channel {
   void send(std::span<const std::byte> bytes, std::span<const int> fds = {},
             std::span<const handle<std::byte>> handles = {},
             duration timeout = default_send_timeout);
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   void send(std::span<const std::byte> bytes, std::span<const int> fds,
             std::span<const handle<std::byte>> handles, duration timeout,
             std::error_code& ec) noexcept;

@@ -29,6 +29,7 @@ enum class transport {
 /// Threads: one thread may send while another receives. Private memory.
 class SEAM_API channel_transport {
  public:
+  /// Timeouts, in milliseconds; negative waits forever.
   using duration = std::chrono::milliseconds;
 
   virtual ~channel_transport() = default;

@@ -42,5 +42,7 @@ inline std::error_code make_error_code(session_errc e) noexcept {
 
 }  // namespace seam
 
+/// \cond
 template <>
 struct std::is_error_code_enum<seam::session_errc> : std::true_type {};
+/// \endcond

@@ -72,11 +72,14 @@ class borrowed;
 /// arena; `borrowed` objects keep the peer's arena mapped until they go.
 class SEAM_API session {
  public:
+  /// Timeouts, in milliseconds; negative waits forever.
   using duration = std::chrono::milliseconds;
 
   /// An empty session.
   session() noexcept;
+  /// Move constructor.
   session(session&&) noexcept;
+  /// Move assignment.
   session& operator=(session&&) noexcept;
   ~session();
 
@@ -85,6 +88,7 @@ class SEAM_API session {
   /// `errc::no_such_server`, `errc::refused`, `errc::version_mismatch`, `errc::timed_out`.
   static session connect(std::string_view app, duration timeout = std::chrono::seconds(5),
                          const session_options& options = {});
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   static session connect(std::string_view app, duration timeout, const session_options& options,
                          std::error_code& ec) noexcept;
 
@@ -102,6 +106,7 @@ class SEAM_API session {
 
   /// The peer's process id and user id, as the kernel reported them.
   pid_t peer_pid() const noexcept;
+  /// The peer's user id, as the kernel reported it.
   uid_t peer_uid() const noexcept;
 
   /// This side's session arena: build here what you lend to the peer.
@@ -109,19 +114,23 @@ class SEAM_API session {
   /// Lets the peer read `a` too (e.g. one large dataset shared by every client). `a` must
   /// outlive the session. Lends may then come from `a`.
   void share(seam::arena& a);
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   void share(seam::arena& a, std::error_code& ec) noexcept;
 
   /// Opens a new channel to the peer, which receives it with `accept_channel`: by default a
   /// `SOCK_SEQPACKET` socket; `options` choose the transport (e.g. the shared-memory ring).
   /// Implemented by the channel layer (include `seam/channel.hpp`, link `seam::channel`).
   channel open_channel();
+  /// Opens a channel with `options` (transport, ring sizes); see the overload above.
   channel open_channel(const channel_options& options);
   /// `open_channel({.transport = t})`, e.g. `open_channel(seam::transport::ring)`.
   channel open_channel(transport t);
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   channel open_channel(const channel_options& options, std::error_code& ec) noexcept;
   /// Waits up to `timeout` (negative: forever) for a channel the peer opened. Throws
   /// `errc::timed_out`, `errc::peer_closed`. Implemented by the channel layer.
   channel accept_channel(duration timeout = duration(-1));
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   channel accept_channel(duration timeout, std::error_code& ec) noexcept;
 
   /// For transports (the channel layer), not applications: what a new channel is made of.
@@ -223,6 +232,7 @@ class SEAM_API session {
   /// `errc::unknown_arena` or a handle error if the handle is not valid in the peer's arenas.
   template <class T>
   borrowed<const T> borrow(handle<T> h);
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   template <class T>
   borrowed<const T> borrow(handle<T> h, std::error_code& ec) noexcept;
   /// Reads an object of the peer's arenas without the lend protocol (e.g. a dataset the peer
@@ -264,9 +274,13 @@ template <class T>
 class borrowed {
  public:
   borrowed() noexcept = default;
+  /// The object (the borrow must not be empty).
   T& operator*() const noexcept { return *m_object; }
+  /// The object (the borrow must not be empty).
   T* operator->() const noexcept { return m_object; }
+  /// The object, or nullptr.
   T* get() const noexcept { return m_object; }
+  /// True unless empty.
   explicit operator bool() const noexcept { return m_object != nullptr; }
   /// Drops this reference now.
   void reset() noexcept {
@@ -305,10 +319,14 @@ borrowed<const T> session::borrow(handle<T> h, std::error_code& ec) noexcept {
 /// `accept` is for one thread at a time; sessions it returns are independent of the server.
 class SEAM_API session_server {
  public:
+  /// Timeouts, in milliseconds; negative waits forever.
   using duration = std::chrono::milliseconds;
 
+  /// Listens as `app`; throws `errc::server_exists` if a server of this user already does.
   explicit session_server(std::string_view app, server_options options = {});
+  /// Move constructor.
   session_server(session_server&&) noexcept = default;
+  /// Move assignment.
   session_server& operator=(session_server&&) noexcept = default;
   ~session_server() = default;
 
@@ -316,6 +334,7 @@ class SEAM_API session_server {
   /// Clients that are refused or break the handshake are answered (when possible), dropped and
   /// counted in `rejected()`, and the wait goes on. Throws `errc::timed_out`.
   session accept(duration timeout = duration(-1));
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   session accept(duration timeout, std::error_code& ec) noexcept;
 
   /// Connections turned away so far (wrong user, bad handshake, wrong version).

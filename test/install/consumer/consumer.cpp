@@ -2,6 +2,7 @@
 #include <seam/seam.hpp>
 
 #include <cstdio>
+#include <cstring>
 
 int main() {
   auto arena = seam::arena::create({.capacity = std::size_t{1} << 30, .name = "consumer"});
@@ -14,6 +15,8 @@ int main() {
   for (int n : *numbers) sum += n;
   arena.destroy(numbers);
   if (sum != 999 * 1000 / 2) return 1;
-  std::puts("consumer ok");
+  // The headers' version is the library's.
+  if (std::strcmp(seam::version(), SEAM_VERSION_STRING) != 0) return 2;
+  std::printf("consumer ok (seam %s)\n", seam::version());
   return 0;
 }
