@@ -9,6 +9,7 @@ work=$2
 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$work"
 mkdir -p "$work"
+work=$(cd "$work" && pwd)  # absolute: CMake would read a relative prefix from elsewhere
 root=$work/root
 dpkg-deb -x "$deb" "$root"
 echo "package: $(dpkg-deb -f "$deb" Package) $(dpkg-deb -f "$deb" Version) $(dpkg-deb -f "$deb" Architecture)"
@@ -32,10 +33,21 @@ done
 if ! ldd "$work/cmake-ON/consumer" | grep -q "$root/usr/lib/libseam_arena.so"; then
   echo "package: the shared consumer does not use the package's libseam_arena.so"; exit 1
 fi
+if ldd "$work/cmake-OFF/consumer" | grep -q libseam_; then
+  echo "package: the static consumer loads a shared libseam"; exit 1
+fi
+# Only the public API leaves the shared libraries: the arena is exported, the heap inside is not.
+exported=$(nm -DC --defined-only "$root/usr/lib/libseam_arena.so")
+echo "$exported" | grep -q "seam::arena::arena(" || { echo "package: seam::arena not exported"; exit 1; }
+if echo "$exported" | grep -q "seam::detail::heap::"; then
+  echo "package: libseam_arena.so exports its private heap"; exit 1
+fi
 
 # pkg-config: seam.pc finds its prefix from its own place, so no sysroot is needed.
 export PKG_CONFIG_PATH="$root/usr/lib/pkgconfig"
 # shellcheck disable=SC2046 # one word per flag
 c++ -std=c++20 -o "$work/pkg-config-consumer" "$here/consumer/consumer.cpp" \
   $(pkg-config --cflags --libs seam)
+ldd "$work/pkg-config-consumer" | grep -q "libseam_arena.so" ||
+  { echo "package: pkg-config gave no shared libseam_arena"; exit 1; }
 LD_LIBRARY_PATH="$root/usr/lib" "$work/pkg-config-consumer"

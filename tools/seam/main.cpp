@@ -163,7 +163,9 @@ int arenas(const std::vector<std::string>& args, bool json) {
       std::string others;
       for (const arena_use& u : a.users) {
         if (u.pid == p.pid) continue;
-        others += (others.empty() ? "" : ", ") + std::to_string(u.pid) + " " + u.role();
+        // Appended piece by piece: gcc 12 -O3 warns (-Wrestrict) on `"," + std::string`.
+        if (!others.empty()) others.append(", ");
+        others.append(std::to_string(u.pid)).append(" ").append(u.role());
       }
       std::printf("%s%s\n", others.empty() ? "" : "  also: ", others.c_str());
     }
@@ -296,7 +298,10 @@ int servers(bool json) {
       continue;
     }
     std::string pids;
-    for (const pid_t pid : s.pids) pids += (pids.empty() ? "" : ",") + std::to_string(pid);
+    for (const pid_t pid : s.pids) {
+      if (!pids.empty()) pids.append(",");
+      pids.append(std::to_string(pid));
+    }
     std::printf("%-24s @%s  pid %s  %zu session%s\n", app.c_str(), name.c_str(),
                 pids.empty() ? "?" : pids.c_str(), s.sessions, s.sessions == 1 ? "" : "s");
   }
