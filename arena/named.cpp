@@ -179,6 +179,50 @@ const void* find_named(const std::byte* base, std::size_t mapped, std::uint64_t 
   return nullptr;
 }
 
+std::vector<named_object_info> list_named(const std::byte* base, std::size_t mapped,
+                                          std::uint64_t id, std::error_code& ec) noexcept {
+  ec.clear();
+  std::vector<named_object_info> out;
+  if (base == nullptr || mapped < header_bytes) return out;
+  try {
+    const auto& header = *reinterpret_cast<const arena_header*>(base);
+    std::uint64_t offset = load_acquire(header.directory_offset);
+    for (std::uint64_t index = 0; offset != 0; ++index) {
+      const directory_block* block = block_at(base, mapped, id, offset, index, ec);
+      if (block == nullptr) return out;
+      const std::uint64_t capacity = block_capacity(index);
+      const std::uint64_t* hashes = hashes_of(block);
+      const directory_entry* entries = entries_of(block, capacity);
+      for (std::uint64_t i = 0; i < capacity; ++i) {
+        const std::uint64_t hash = load_acquire(hashes[i]);
+        if (hash == 0 || hash == tombstone) continue;
+        const std::uint64_t length = load_acquire(entries[i].name_length);
+        if (length == 0 || length > max_name_length) continue;  // changing, or checked below
+        entry_copy copy;
+        if (!read_entry(entries[i], hash, length, copy)) continue;  // not live, or changing
+        named_object_info info;
+        info.name.assign(reinterpret_cast<const char*>(copy.name), length);
+        info.offset = copy.offset;
+        info.size = copy.size;
+        info.alignment = copy.alignment;
+        info.fingerprint = copy.fingerprint;
+        const bool aligned = copy.alignment != 0 && (copy.alignment & (copy.alignment - 1)) == 0;
+        if (name_hash(info.name) != hash || !aligned ||
+            resolve_in(base, mapped, id, id, copy.offset, copy.size, copy.alignment, ec) ==
+                nullptr) {
+          ec = errc::corrupt_arena;
+          return out;
+        }
+        out.push_back(std::move(info));
+      }
+      offset = load_acquire(block->next);
+    }
+  } catch (const std::bad_alloc&) {
+    ec = std::make_error_code(std::errc::not_enough_memory);
+  }
+  return out;
+}
+
 }  // namespace detail
 
 namespace {

@@ -22,6 +22,9 @@ for f in usr/include/seam/seam.hpp usr/include/seam/version.hpp usr/include/seam
   [ -e "$root/$f" ] || { echo "package: $f missing"; exit 1; }
 done
 "$root/usr/bin/seam" --version
+# Its Depends resolve on this Debian (a simulation: nothing is installed or downloaded).
+deb_path=$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")
+apt-get install --simulate --no-install-recommends "$deb_path" >/dev/null
 
 # find_package(seam): static, then shared (CMake puts the package's lib dir in the RPATH).
 for shared in OFF ON; do

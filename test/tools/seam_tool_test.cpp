@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <cstdlib>
 #include <sstream>
 #include <string>
@@ -164,6 +165,11 @@ TEST_F(SeamToolTest, ArenasShowsOwnerAndReaderOfTheSameArena) {
   EXPECT_EQ((*owned)["capacity"].integer(), gib);
   EXPECT_GE((*owned)["resident"].integer(), std::int64_t{4} << 20);
   EXPECT_TRUE((*owned)["verified"].boolean);
+  std::map<std::string, std::int64_t> sizes;
+  for (const json_value& n : (*owned)["named_objects"].array) {
+    sizes[n["name"].string] = n["size"].integer();
+  }
+  EXPECT_EQ(sizes, (std::map<std::string, std::int64_t>{{"answer", 8}, {"counter", 4}}));
   ASSERT_EQ((*owned)["mapped_by"].array.size(), 1u) << r.out;
   EXPECT_EQ((*owned)["mapped_by"].array[0]["pid"].integer(), m_reader.pid());
   EXPECT_EQ((*owned)["mapped_by"].array[0]["role"].string, "reader");

@@ -1,6 +1,7 @@
 // The processes the `seam` tool's tests inspect.
-//   tool_peer owner <app>   makes an arena of 1 GiB with 4 MiB in use, shares it (which
-//                           publishes its stats), listens as <app>, prints
+//   tool_peer owner <app>   makes an arena of 1 GiB with 4 MiB in use and two named objects
+//                           ("answer", a std::uint64_t; "counter", a std::uint32_t), shares
+//                           it (which publishes its stats), listens as <app>, prints
 //                           "owner <arena id hex> <fd of the shared descriptor>", accepts
 //                           sessions until killed.
 //   tool_peer reader <path> maps the arena at <path> (/proc/<owner>/fd/<n>) read-only, closes
@@ -23,6 +24,8 @@ int owner(const char* app) {
   seam::arena arena({.capacity = std::size_t{1} << 30, .name = "tool-test"});
   void* block = arena.allocate(std::size_t{4} << 20);
   std::memset(block, 1, std::size_t{4} << 20);  // resident
+  arena.make_named<std::uint64_t>("answer", 42);
+  arena.make_named<std::uint32_t>("counter", 7);
   seam::unique_fd shared = arena.share();       // publishes the stats
   seam::session_server server(app);
   std::printf("owner %016" PRIx64 " %d\n", arena.id(), shared.get());

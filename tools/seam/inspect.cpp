@@ -42,6 +42,8 @@ void examine(int fd, arena_info& a) {
   if (::fstat(fd, &st) == 0) a.resident = static_cast<std::uint64_t>(st.st_blocks) * 512;
   a.stats = view.stats(ec);
   if (ec) a.stats_error = ec.message();
+  a.names = view.names(ec);
+  if (ec) a.names_error = ec.message();
 }
 
 }  // namespace

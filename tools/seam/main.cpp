@@ -91,6 +91,19 @@ void write_arena_json(json_writer& j, const arena_info& a, pid_t pid) {
     j.member("id", hex(a.id));
     j.member("capacity", a.capacity);
     j.member("resident", a.resident);
+    j.key("named_objects");
+    j.begin_array();
+    for (const named_object_info& n : a.names) {
+      j.begin_object();
+      j.member("name", n.name);
+      j.member("offset", n.offset);
+      j.member("size", n.size);
+      j.member("alignment", n.alignment);
+      j.member("fingerprint", hex(n.fingerprint));
+      j.end_object();
+    }
+    j.end_array();
+    if (!a.names_error.empty()) j.member("named_objects_error", a.names_error);
   }
   for (const arena_use& u : a.users) {
     if (u.pid != pid) continue;
@@ -168,6 +181,16 @@ int arenas(const std::vector<std::string>& args, bool json) {
         others.append(std::to_string(u.pid)).append(" ").append(u.role());
       }
       std::printf("%s%s\n", others.empty() ? "" : "  also: ", others.c_str());
+      if (!a.names.empty()) {
+        std::string names;
+        for (std::size_t i = 0; i < a.names.size() && i < 8; ++i) {
+          if (!names.empty()) names.append(", ");
+          names.append(a.names[i].name);
+        }
+        if (a.names.size() > 8) names.append(", ...");
+        std::printf("    %zu named: %s\n", a.names.size(), names.c_str());
+      }
+      if (!a.names_error.empty()) std::printf("    named objects: %s\n", a.names_error.c_str());
     }
   }
   if (json) {

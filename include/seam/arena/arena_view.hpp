@@ -8,6 +8,7 @@
 #include <span>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "seam/arena/error.hpp"
 #include "seam/base/export.hpp"
@@ -92,6 +93,13 @@ class SEAM_API arena_view {
                         : resolve(h.arena_id, h.offset, sizeof(T) * count, alignof(T), ec);
     throw_if(ec, "seam::arena_view::get");
     return {static_cast<const T*>(p), count};
+  }
+
+  /// Every named object of the arena (see `seam/arena/named.hpp`), each entry checked as any
+  /// input: `errc::corrupt_arena` if the directory does not hold up (with what was listed
+  /// before). Objects being made or destroyed meanwhile may be missing. Thread-safe.
+  std::vector<named_object_info> names(std::error_code& ec) const noexcept {
+    return detail::list_named(m_base, m_size, m_id, ec);
   }
 
   /// The owner's last published statistics, or nothing if it never published (or the view is
