@@ -157,7 +157,7 @@ TEST_F(SeamToolTest, ArenasShowsOwnerAndReaderOfTheSameArena) {
   const json_value* owner = find_process(report, m_owner.pid());
   const json_value* reader = find_process(report, m_reader.pid());
   ASSERT_TRUE(owner != nullptr && reader != nullptr) << r.out;
-  EXPECT_EQ((*owner)["command"].string, "seam_test_tool_");  // comm: 15 characters
+  EXPECT_EQ((*owner)["command"].string, "seam_test_tool_peer");
   const json_value* owned = find_arena((*owner)["arenas"], m_id);
   ASSERT_NE(owned, nullptr) << r.out;
   EXPECT_EQ((*owned)["role"].string, "owner");

@@ -74,7 +74,13 @@ std::vector<pid_t> processes_of(uid_t uid) {
 }
 
 std::string command_of(pid_t pid) {
+  // The program's file name from argv[0] (comm is cut to 15 bytes: two programs that share a
+  // long prefix would look alike); comm if argv is empty (a kernel thread, a zombie).
   std::error_code ec;
+  std::string argv0 = read_file(proc_path(pid, "cmdline"), ec);
+  argv0 = argv0.substr(0, argv0.find('\0'));
+  argv0 = argv0.substr(argv0.rfind('/') == std::string::npos ? 0 : argv0.rfind('/') + 1);
+  if (!argv0.empty()) return argv0;
   std::string name = read_file(proc_path(pid, "comm"), ec);
   while (!name.empty() && name.back() == '\n') name.pop_back();
   return name;

@@ -15,7 +15,8 @@ namespace seam::tool {
 /// The pids of the processes whose /proc entry belongs to `uid`, ascending.
 std::vector<pid_t> processes_of(uid_t uid);
 
-/// The command name of `pid` (/proc/<pid>/comm), or "" if it is gone.
+/// The program name of `pid` (its argv[0] without directories, else /proc/<pid>/comm), or ""
+/// if it is gone.
 std::string command_of(pid_t pid);
 
 /// One shared mapping of a memfd in a process (a line of /proc/<pid>/maps).
