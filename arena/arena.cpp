@@ -45,6 +45,9 @@ class arena_core {
 
   arena_header& header() const noexcept { return *reinterpret_cast<arena_header*>(base); }
 
+  // CLOCK_MONOTONIC_COARSE nanoseconds of the last publication made by a big block (see
+  // `arena::publish_after_big_block`); 0: none yet.
+  std::atomic<std::uint64_t> last_auto_publish{0};
   unique_fd fd;
   std::byte* base = nullptr;
   std::size_t capacity = 0;
@@ -132,7 +135,10 @@ void* arena::allocate(std::size_t size, std::size_t alignment) {
 
 void* arena::allocate_zeroed(std::size_t size, std::size_t alignment) {
   if (alignment != 0 && (alignment & (alignment - 1)) == 0 && alignment <= m_core->capacity) {
-    if (void* p = m_core->heap->allocate(size, alignment, true)) return p;
+    if (void* p = m_core->heap->allocate(size, alignment, true)) {
+      if (size >= publish_block_size) [[unlikely]] publish_after_big_block();
+      return p;
+    }
   }
   throw_allocation_failure(alignment);
 }
@@ -152,12 +158,33 @@ void* arena::allocate(std::size_t size, std::size_t alignment, std::nothrow_t) n
   if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > m_core->capacity) {
     return nullptr;
   }
-  return m_core->heap->allocate(size, alignment, false);
+  void* p = m_core->heap->allocate(size, alignment, false);
+  if (size >= publish_block_size && p != nullptr) [[unlikely]] publish_after_big_block();
+  return p;
 }
 
 void arena::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept {
   SEAM_ASSERT(p == nullptr || contains(p), "seam::arena::deallocate: block of another arena");
   m_core->heap->deallocate(p, size, alignment);
+  if (size >= publish_block_size) [[unlikely]] publish_after_big_block();
+}
+
+// A block of 1 MiB or more costs far more than a publication (a few microseconds: jemalloc's
+// statistics and one fstat), and it is when the figures move most: it refreshes the stats page
+// for other processes, at most every 100 ms, without flushing any thread's cache.
+void arena::publish_after_big_block() noexcept {
+  if (m_core->heap->forked()) return;
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  const std::uint64_t ns = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000 +
+                           static_cast<std::uint64_t>(now.tv_nsec);
+  std::uint64_t last = m_core->last_auto_publish.load(std::memory_order_relaxed);
+  if (last != 0 && ns - last < 100'000'000) return;
+  if (!m_core->last_auto_publish.compare_exchange_strong(last, ns == 0 ? 1 : ns,
+                                                         std::memory_order_relaxed)) {
+    return;  // another thread publishes now
+  }
+  publish_stats(m_core->base, collect_stats());
 }
 
 std::size_t arena::expand(void* p, std::size_t min_size, std::size_t preferred_size) noexcept {
@@ -224,15 +251,20 @@ void arena::purge() noexcept {
 void arena::flush_thread_cache() noexcept { m_core->heap->flush_thread_cache(); }
 
 arena_stats arena::stats() const noexcept {
+  m_core->heap->flush_thread_cache();
+  const arena_stats s = collect_stats();
+  publish_stats(m_core->base, s);
+  return s;
+}
+
+arena_stats arena::collect_stats() const noexcept {
   auto& heap = *m_core->heap;
-  heap.flush_thread_cache();
   arena_stats s;
   s.capacity = m_core->capacity;
   s.reserved = heap.reserved();
   s.allocated = heap.allocated();
   s.resident = detail::resident_bytes(m_core->fd.get());
   s.extents = heap.extents();
-  publish_stats(m_core->base, s);
   return s;
 }
 

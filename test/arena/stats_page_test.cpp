@@ -46,6 +46,19 @@ TEST(StatsPageTest, ViewReadsWhatTheOwnerLastPublished) {
   EXPECT_EQ(later->publications, p->publications + 1);
 }
 
+TEST(StatsPageTest, ABigBlockRefreshesWhatIsPublished) {
+  owner_and_view a;
+  std::error_code ec;
+  const auto before = a.view.stats(ec);  // what share() published
+  ASSERT_TRUE(before.has_value());
+  void* block = a.arena.allocate(seam::arena::publish_block_size * 8);  // no stats() call
+  const auto after = a.view.stats(ec);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->publications, before->publications + 1);
+  EXPECT_GE(after->allocated, before->allocated + seam::arena::publish_block_size * 8);
+  a.arena.deallocate(block, seam::arena::publish_block_size * 8);
+}
+
 TEST(StatsPageTest, NothingPublishedReadsAsNothing) {
   owner_and_view a;
   a.page().magic = 0;  // as an arena whose owner never published

@@ -193,7 +193,12 @@ class SEAM_API arena {
   /// on a thread that frees but rarely allocates here (blocks would wait in its cache).
   void flush_thread_cache() noexcept;
   /// Current use of memory. Flushes the calling thread's cache for this arena first.
+  /// Also publishes the figures in the arena's header for other processes
+  /// (`arena_view::stats`, the `seam stats` tool), as `share()`, `purge()` and, at most every
+  /// 100 ms, allocating or freeing (with its size) a block of `publish_block_size` or more do.
   arena_stats stats() const noexcept;
+  /// Blocks of this size or more refresh the published statistics (see `stats()`).
+  static constexpr std::size_t publish_block_size = std::size_t{1} << 20;
 
   /// An id that no other arena, in any process, is expected to have (64 random bits).
   std::uint64_t id() const noexcept;
@@ -204,6 +209,8 @@ class SEAM_API arena {
 
  private:
   [[noreturn]] void throw_allocation_failure(std::size_t alignment) const;
+  arena_stats collect_stats() const noexcept;
+  void publish_after_big_block() noexcept;
   std::uint64_t offset_of(const void* p, std::size_t size) const;
   void* resolve(std::uint64_t id, std::uint64_t offset, std::size_t size,
                 std::size_t alignment) const;
