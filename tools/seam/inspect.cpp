@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <set>
+#include <string>
 
 #include "procfs.hpp"
 

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -120,6 +121,7 @@ void write_arena_json(json_writer& j, const arena_info& a, pid_t pid) {
     j.end_object();
   }
   j.end_array();
+  j.end_object();
 }
 
 int arenas(const std::vector<std::string>& args, bool json) {
@@ -137,8 +139,12 @@ int arenas(const std::vector<std::string>& args, bool json) {
     j.begin_array();
   }
   for (const process_info& p : in.processes) {
-    // Listing all processes, skip those with no arena and those that went away meanwhile.
-    if (all && (p.arenas.empty() || !p.error.empty())) continue;
+    // Listing all processes, skip those that went away meanwhile and those with no arena
+    // (a memfd that no process holds a descriptor of may be any program's: unverified).
+    const bool any_arena = std::any_of(p.arenas.begin(), p.arenas.end(), [&](std::uint64_t i) {
+      return in.arenas.at(i).is_arena;
+    });
+    if (all && (!any_arena || !p.error.empty())) continue;
     if (!p.error.empty() && !all) status = 1;
     if (json) {
       j.begin_object();
@@ -147,10 +153,7 @@ int arenas(const std::vector<std::string>& args, bool json) {
       if (!p.error.empty()) j.member("error", p.error);
       j.key("arenas");
       j.begin_array();
-      for (const std::uint64_t inode : p.arenas) {
-        write_arena_json(j, in.arenas.at(inode), p.pid);
-        j.end_object();
-      }
+      for (const std::uint64_t inode : p.arenas) write_arena_json(j, in.arenas.at(inode), p.pid);
       j.end_array();
       j.end_object();
       continue;
