@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "seam/arena/arena.hpp"
 #include "seam/arena/arena_view.hpp"
 
@@ -57,6 +61,42 @@ TEST(StatsPageTest, ABigBlockRefreshesWhatIsPublished) {
   EXPECT_EQ(after->publications, before->publications + 1);
   EXPECT_GE(after->allocated, before->allocated + seam::arena::publish_block_size * 8);
   a.arena.deallocate(block, seam::arena::publish_block_size * 8);
+}
+
+TEST(StatsPageTest, ReadersRacingPublishersSeeWholeCopies) {
+  owner_and_view a;
+  std::atomic<bool> done{false};
+  // Two owner threads publish (allocating and freeing between), a reader copies meanwhile:
+  // every copy it gets is whole (the figures of one publication) and never goes back.
+  std::vector<std::thread> owners;
+  for (int t = 0; t < 2; ++t) {
+    owners.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) {
+        void* p = a.arena.allocate(4096);
+        a.arena.stats();
+        a.arena.deallocate(p, 4096);
+      }
+    });
+  }
+  std::thread reader([&] {
+    std::uint64_t last = 0;
+    while (!done.load()) {
+      std::error_code ec;
+      const auto s = a.view.stats(ec);
+      if (ec == std::errc::device_or_resource_busy) continue;
+      ASSERT_FALSE(ec) << ec.message();
+      ASSERT_TRUE(s.has_value());
+      EXPECT_EQ(s->capacity, a.arena.capacity());
+      EXPECT_LE(s->allocated, s->capacity);
+      EXPECT_GE(s->publications, last);
+      last = s->publications;
+    }
+  });
+  for (auto& t : owners) t.join();
+  done = true;
+  reader.join();
+  std::error_code ec;
+  EXPECT_TRUE(a.view.stats(ec).has_value());
 }
 
 TEST(StatsPageTest, NothingPublishedReadsAsNothing) {
