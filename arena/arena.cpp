@@ -98,8 +98,8 @@ void publish_stats(std::byte* base, const arena_stats& s) noexcept {
   auto& page = detail::stats_page_of(base);
   std::uint64_t sequence = __atomic_load_n(&page.sequence, __ATOMIC_RELAXED);
   if ((sequence & 1) != 0 ||
-      !__atomic_compare_exchange_n(&page.sequence, &sequence, sequence + 1, false,
-                                   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+      !__atomic_compare_exchange_n(&page.sequence, &sequence, sequence + 1, false, __ATOMIC_ACQUIRE,
+                                   __ATOMIC_RELAXED)) {
     return;
   }
   timespec now{};
@@ -136,7 +136,8 @@ void* arena::allocate(std::size_t size, std::size_t alignment) {
 void* arena::allocate_zeroed(std::size_t size, std::size_t alignment) {
   if (alignment != 0 && (alignment & (alignment - 1)) == 0 && alignment <= m_core->capacity) {
     if (void* p = m_core->heap->allocate(size, alignment, true)) {
-      if (size >= publish_block_size) [[unlikely]] publish_after_big_block();
+      if (size >= publish_block_size) [[unlikely]]
+        publish_after_big_block();
       return p;
     }
   }
@@ -159,14 +160,16 @@ void* arena::allocate(std::size_t size, std::size_t alignment, std::nothrow_t) n
     return nullptr;
   }
   void* p = m_core->heap->allocate(size, alignment, false);
-  if (size >= publish_block_size && p != nullptr) [[unlikely]] publish_after_big_block();
+  if (size >= publish_block_size && p != nullptr) [[unlikely]]
+    publish_after_big_block();
   return p;
 }
 
 void arena::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept {
   SEAM_ASSERT(p == nullptr || contains(p), "seam::arena::deallocate: block of another arena");
   m_core->heap->deallocate(p, size, alignment);
-  if (size >= publish_block_size) [[unlikely]] publish_after_big_block();
+  if (size >= publish_block_size) [[unlikely]]
+    publish_after_big_block();
 }
 
 // A block of 1 MiB or more costs far more than a publication (a few microseconds: jemalloc's

@@ -2,8 +2,6 @@
 
 namespace seam {
 
-const char* version() noexcept {
-  return SEAM_VERSION_STRING;
-}
+const char* version() noexcept { return SEAM_VERSION_STRING; }
 
 }  // namespace seam

@@ -135,8 +135,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::optional<seam::published_stats> stats = view.stats(ec);
   if (ec) {
     SEAM_FUZZ_CHECK(!stats);
-    SEAM_FUZZ_CHECK(ec == seam::errc::corrupt_arena ||
-                    ec == std::errc::device_or_resource_busy);
+    SEAM_FUZZ_CHECK(ec == seam::errc::corrupt_arena || ec == std::errc::device_or_resource_busy);
   } else if (stats) {
     SEAM_FUZZ_CHECK(stats->capacity == view.size());
     SEAM_FUZZ_CHECK(stats->allocated <= view.size() && stats->reserved <= view.size() &&

@@ -3,16 +3,15 @@
 // runs with --json and what it reports is checked against what the test knows.
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
-#include <poll.h>
-
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <map>
-#include <cstdlib>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -114,8 +113,9 @@ class SeamToolTest : public ::testing::Test {
     ASSERT_EQ(word, "owner");
     seam::test::pipe_pair reader_out;
     const std::string path = "/proc/" + std::to_string(m_owner.pid()) + "/fd/" + std::to_string(fd);
-    m_reader = seam::test::spawn(SEAM_TOOL_PEER, {"reader", path},
-                                 {{reader_out.write_end.get(), 1}, {m_reader_in.read_end.get(), 0}});
+    m_reader =
+        seam::test::spawn(SEAM_TOOL_PEER, {"reader", path},
+                          {{reader_out.write_end.get(), 1}, {m_reader_in.read_end.get(), 0}});
     reader_out.write_end.reset();
     std::istringstream reader_line(seam::test::read_line(reader_out.read_end.get()));
     std::string reader_id;
@@ -140,8 +140,7 @@ TEST_F(SeamToolTest, ServersListsTheListeningPidAndItsSessions) {
   for (const json_value& server : report["servers"].array) {
     if (server["app"].string != m_app) continue;
     found = true;
-    EXPECT_EQ(server["address"].string,
-              "@seam/" + std::to_string(::geteuid()) + "/" + m_app);
+    EXPECT_EQ(server["address"].string, "@seam/" + std::to_string(::geteuid()) + "/" + m_app);
     ASSERT_EQ(server["pids"].array.size(), 1u);
     EXPECT_EQ(server["pids"].array[0].integer(), m_owner.pid());
     EXPECT_EQ(server["sessions"].integer(), 1);
@@ -150,8 +149,8 @@ TEST_F(SeamToolTest, ServersListsTheListeningPidAndItsSessions) {
 }
 
 TEST_F(SeamToolTest, ArenasShowsOwnerAndReaderOfTheSameArena) {
-  const tool_result r = run_tool({"--json", "arenas", std::to_string(m_owner.pid()),
-                                  std::to_string(m_reader.pid())});
+  const tool_result r =
+      run_tool({"--json", "arenas", std::to_string(m_owner.pid()), std::to_string(m_reader.pid())});
   ASSERT_EQ(r.status, 0) << r.out;
   const json_value report = json_parser::parse(r.out);
   const json_value* owner = find_process(report, m_owner.pid());
@@ -213,14 +212,13 @@ TEST_F(SeamToolTest, APidItMayNotInspectIsAnErrorNotACrash) {
 TEST_F(SeamToolTest, AProcessThatExitsWhileBeingReadIsReportedAsExited) {
   const pid_t reader = m_reader.pid();
   bool killed = false;
-  const tool_result r =
-      run_tool({"--json", "arenas", std::to_string(m_owner.pid()), std::to_string(reader)},
-               [&](pid_t pid) {
-                 if (pid != reader) return;
-                 m_reader.kill();  // its maps are read; its descriptors are not yet
-                 m_reader.wait();
-                 killed = true;
-               });
+  const tool_result r = run_tool(
+      {"--json", "arenas", std::to_string(m_owner.pid()), std::to_string(reader)}, [&](pid_t pid) {
+        if (pid != reader) return;
+        m_reader.kill();  // its maps are read; its descriptors are not yet
+        m_reader.wait();
+        killed = true;
+      });
   ASSERT_TRUE(killed);
   EXPECT_EQ(r.status, 1) << r.out;
   const json_value report = json_parser::parse(r.out);

@@ -6,13 +6,13 @@
 //                           sessions until killed.
 //   tool_peer reader <path> maps the arena at <path> (/proc/<owner>/fd/<n>) read-only, closes
 //                           the descriptor, prints "reader", waits until killed or stdin ends.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
 #include <string>
 #include <vector>
 
@@ -26,7 +26,7 @@ int owner(const char* app) {
   std::memset(block, 1, std::size_t{4} << 20);  // resident
   arena.make_named<std::uint64_t>("answer", 42);
   arena.make_named<std::uint32_t>("counter", 7);
-  seam::unique_fd shared = arena.share();       // publishes the stats
+  seam::unique_fd shared = arena.share();  // publishes the stats
   seam::session_server server(app);
   std::printf("owner %016" PRIx64 " %d\n", arena.id(), shared.get());
   std::fflush(stdout);

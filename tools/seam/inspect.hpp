@@ -35,9 +35,9 @@ struct arena_info {
   std::uint64_t capacity = 0;  // bytes
   std::uint64_t resident = 0;  // bytes of memory the memfd holds now
   std::optional<published_stats> stats;
-  std::string stats_error;     // when the stats page could not be read
+  std::string stats_error;  // when the stats page could not be read
   std::vector<named_object_info> names;
-  std::string names_error;     // when the directory of named objects did not hold up
+  std::string names_error;  // when the directory of named objects did not hold up
   std::vector<arena_use> users;
 };
 
@@ -45,7 +45,7 @@ struct arena_info {
 struct process_info {
   pid_t pid = 0;
   std::string command;
-  std::string error;  // empty when inspected; else why not (`describe_error`)
+  std::string error;                  // empty when inspected; else why not (`describe_error`)
   std::vector<std::uint64_t> arenas;  // inodes, into `inspection::arenas`
 };
 

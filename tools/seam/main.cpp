@@ -141,9 +141,8 @@ int arenas(const std::vector<std::string>& args, bool json) {
   for (const process_info& p : in.processes) {
     // Listing all processes, skip those that went away meanwhile and those with no arena
     // (a memfd that no process holds a descriptor of may be any program's: unverified).
-    const bool any_arena = std::any_of(p.arenas.begin(), p.arenas.end(), [&](std::uint64_t i) {
-      return in.arenas.at(i).is_arena;
-    });
+    const bool any_arena = std::any_of(p.arenas.begin(), p.arenas.end(),
+                                       [&](std::uint64_t i) { return in.arenas.at(i).is_arena; });
     if (all && (!any_arena || !p.error.empty())) continue;
     if (!p.error.empty() && !all) status = 1;
     if (json) {
@@ -256,9 +255,8 @@ int stats(const std::vector<std::string>& args, bool json) {
     const published_stats& s = *a.stats;
     const double age = s.published_ns <= now ? static_cast<double>(now - s.published_ns) / 1e9 : 0;
     std::printf("  capacity %s  reserved %s  allocated %s  resident %s  extents %llu\n",
-                bytes(s.capacity).c_str(), bytes(s.reserved).c_str(),
-                bytes(s.allocated).c_str(), bytes(s.resident).c_str(),
-                static_cast<unsigned long long>(s.extents));
+                bytes(s.capacity).c_str(), bytes(s.reserved).c_str(), bytes(s.allocated).c_str(),
+                bytes(s.resident).c_str(), static_cast<unsigned long long>(s.extents));
     std::printf("  published by pid %llu, %.1f s ago (%llu times)\n",
                 static_cast<unsigned long long>(s.owner_pid), age,
                 static_cast<unsigned long long>(s.publications));

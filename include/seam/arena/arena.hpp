@@ -15,11 +15,11 @@
 
 #include "seam/arena/assert.hpp"
 #include "seam/arena/error.hpp"
-#include "seam/base/export.hpp"
 #include "seam/arena/handle.hpp"
 #include "seam/arena/named.hpp"
 #include "seam/arena/shm_safe.hpp"
 #include "seam/arena/unique_fd.hpp"
+#include "seam/base/export.hpp"
 
 namespace seam {
 

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "seam/arena/error.hpp"
-#include "seam/base/export.hpp"
 #include "seam/arena/handle.hpp"
 #include "seam/arena/named.hpp"
+#include "seam/base/export.hpp"
 
 namespace seam {
 

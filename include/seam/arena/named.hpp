@@ -58,11 +58,11 @@ inline constexpr std::size_t max_name_length = 255;
 
 /// One named object as a listing (`arena_view::names`) reports it.
 struct named_object_info {
-  std::string name;              ///< The name's bytes.
-  std::uint64_t offset = 0;      ///< The object, from the arena's start.
-  std::uint64_t size = 0;        ///< `sizeof` of its type.
-  std::uint64_t alignment = 0;   ///< `alignof` of its type.
-  std::uint64_t fingerprint = 0; ///< Its type's `seam::type_fingerprint`.
+  std::string name;               ///< The name's bytes.
+  std::uint64_t offset = 0;       ///< The object, from the arena's start.
+  std::uint64_t size = 0;         ///< `sizeof` of its type.
+  std::uint64_t alignment = 0;    ///< `alignof` of its type.
+  std::uint64_t fingerprint = 0;  ///< Its type's `seam::type_fingerprint`.
 };
 
 namespace detail {
@@ -79,7 +79,8 @@ struct name_slot {
 /// or `errc::corrupt_arena`, clears it otherwise (also when the name is not found).
 /// Defined in arena/named.cpp; never throws, whatever the directory holds.
 SEAM_API const void* find_named(const std::byte* base, std::size_t mapped, std::uint64_t id,
-                       std::string_view name, const named_type& type, std::error_code& ec) noexcept;
+                                std::string_view name, const named_type& type,
+                                std::error_code& ec) noexcept;
 
 /// Every live named object of the arena `id` mapped at `base` (`mapped` bytes), each entry
 /// read under its sequence counter and checked (name length and hash, object bounds and

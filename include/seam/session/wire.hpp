@@ -61,24 +61,25 @@ inline constexpr timeout forever{-1};
 /// Waits until `fd` has `events`: not at all if `wait` is zero (`errc::would_block`), forever
 /// if negative, else until `deadline` (`errc::timed_out`).
 SEAM_API std::error_code wait_ready(int fd, short events, timeout wait,
-                           std::chrono::steady_clock::time_point deadline) noexcept;
+                                    std::chrono::steady_clock::time_point deadline) noexcept;
 
 /// Sends one packet. Waits up to `wait` for room in the peer's queue, then fails with
 /// `errc::timed_out`: a peer that never reads cannot block a sender forever.
-SEAM_API std::error_code send_frame(int fd, frame_kind kind, std::span<const handle<std::byte>> handles,
-                           std::span<const std::byte> bytes, std::span<const int> fds,
-                           timeout wait) noexcept;
+SEAM_API std::error_code send_frame(int fd, frame_kind kind,
+                                    std::span<const handle<std::byte>> handles,
+                                    std::span<const std::byte> bytes, std::span<const int> fds,
+                                    timeout wait) noexcept;
 
 /// Receives one packet into `out`, waiting up to `wait`. `buffer` must hold `max_packet`
 /// bytes. A packet that is too large, carries too many fds, or disagrees with its header is
 /// consumed, its fds are closed, and an error is returned; the socket stays usable.
 SEAM_API std::error_code receive_frame(int fd, frame& out, std::span<std::byte> buffer,
-                              timeout wait) noexcept;
+                                       timeout wait) noexcept;
 
 /// Checks one packet's bytes against its header and the number of descriptors that came with
 /// it, and fills `out` (all but its fds). Pure: the fuzzers call it directly.
 SEAM_API std::error_code decode_frame(std::span<const std::byte> packet, std::size_t fds,
-                             frame& out) noexcept;
+                                      frame& out) noexcept;
 
 /// Creates a connected pair of close-on-exec SOCK_SEQPACKET sockets with large buffers.
 SEAM_API std::error_code make_socket_pair(unique_fd& a, unique_fd& b) noexcept;

@@ -1,8 +1,7 @@
 // Prints "consumer ok" if an installed Seam builds, links and runs.
-#include <seam/seam.hpp>
-
 #include <cstdio>
 #include <cstring>
+#include <seam/seam.hpp>
 
 int main() {
   auto arena = seam::arena::create({.capacity = std::size_t{1} << 30, .name = "consumer"});
