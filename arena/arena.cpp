@@ -35,6 +35,13 @@ class arena_core {
     header->capacity = capacity;
     heap = std::make_unique<detail::heap>(fd.get(), base, header_bytes, capacity, ec);
     throw_if(ec, "seam::arena: jemalloc arenas_create_ext");
+    isolation = options.isolation;
+    if (isolation == seam::isolation::strict) {
+      // Now, after our own mapping (which keeps writing) and before any fd leaves the process.
+      heap->keep_pages();
+      seal_strict(fd.get(), ec);
+      throw_if(ec, "seam::arena: sealing (F_SEAL_FUTURE_WRITE)");
+    }
   }
   arena_core(const arena_core&) = delete;
   arena_core& operator=(const arena_core&) = delete;
@@ -52,6 +59,7 @@ class arena_core {
   std::byte* base = nullptr;
   std::size_t capacity = 0;
   std::uint64_t id = 0;
+  seam::isolation isolation = seam::isolation::strict;
   std::unique_ptr<detail::heap> heap;
 };
 
@@ -268,6 +276,7 @@ arena_stats arena::collect_stats() const noexcept {
   s.allocated = heap.allocated();
   s.resident = detail::resident_bytes(m_core->fd.get());
   s.extents = heap.extents();
+  s.returns_memory = m_core->isolation != seam::isolation::strict;
   return s;
 }
 
@@ -276,5 +285,6 @@ bool arena::forked() const noexcept { return m_core->heap->forked(); }
 std::uint64_t arena::id() const noexcept { return m_core->id; }
 std::byte* arena::base() const noexcept { return m_core->base; }
 std::size_t arena::capacity() const noexcept { return m_core->capacity; }
+seam::isolation arena::isolation() const noexcept { return m_core->isolation; }
 
 }  // namespace seam

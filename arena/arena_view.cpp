@@ -67,7 +67,7 @@ const void* arena_view::resolve(std::uint64_t id, std::uint64_t offset, std::siz
   return detail::resolve_in(m_base, m_size, m_id, id, offset, size, alignment, ec);
 }
 
-std::optional<published_stats> arena_view::stats(std::error_code& ec) const noexcept {
+std::optional<published_arena_stats> arena_view::stats(std::error_code& ec) const noexcept {
   ec.clear();
   if (m_base == nullptr) return std::nullopt;
   const auto& page = detail::stats_page_of(m_base);
@@ -75,7 +75,7 @@ std::optional<published_stats> arena_view::stats(std::error_code& ec) const noex
   for (int attempt = 0; attempt < detail::max_stats_reads; ++attempt) {
     const std::uint64_t before = detail::load_acquire(page.sequence);
     if ((before & 1) != 0) continue;
-    published_stats s;
+    published_arena_stats s;
     s.owner_pid = detail::load_acquire(page.owner_pid);
     s.published_ns = detail::load_acquire(page.published_ns);
     s.publications = detail::load_acquire(page.publications);

@@ -132,7 +132,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // The stats page (bytes [2048, 4096) of the same page) is input too: a copy that comes back
   // has held up to every check.
-  const std::optional<seam::published_stats> stats = view.stats(ec);
+  const std::optional<seam::published_arena_stats> stats = view.stats(ec);
   if (ec) {
     SEAM_FUZZ_CHECK(!stats);
     SEAM_FUZZ_CHECK(ec == seam::errc::corrupt_arena || ec == std::errc::device_or_resource_busy);

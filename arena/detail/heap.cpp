@@ -149,7 +149,10 @@ struct hooks {
                     std::size_t length, unsigned) {
     heap& self = of(h);
     (void)size;
-    if (self.forked() || self.m_dying.load(std::memory_order_relaxed)) return true;
+    if (self.forked() || self.m_dying.load(std::memory_order_relaxed) ||
+        self.m_keep_pages.load(std::memory_order_relaxed)) {
+      return true;  // not purged: jemalloc keeps the pages as they are, not zeroed
+    }
     const auto at = static_cast<std::size_t>(static_cast<std::byte*>(addr) - self.m_base) + offset;
     return !punch_hole(self.m_fd, at, length);
   }

@@ -76,6 +76,12 @@ class heap {
   std::size_t usable_size(const void* p) const noexcept;
 
   void flush_thread_cache() noexcept;
+  /// For a strict arena, whose memfd refuses to punch holes: never tries to (jemalloc keeps
+  /// its free pages as not zeroed, huge ranges are zeroed by hand when jemalloc takes them).
+  void keep_pages() noexcept {
+    m_keep_pages.store(true, std::memory_order_relaxed);
+    m_huge.keep_pages();
+  }
   /// Returns the shared cache and the calling thread's caches to jemalloc, then every free page
   /// of the heap to the kernel.
   void purge() noexcept;
@@ -133,6 +139,7 @@ class heap {
   std::uint64_t m_generation;
   unsigned m_fork_epoch;
   std::atomic<bool> m_dying{false};
+  std::atomic<bool> m_keep_pages{false};  // see keep_pages()
   huge_blocks m_huge;  // the split of the mapping between huge blocks and jemalloc
   std::atomic<std::size_t> m_extents{0};
   std::mutex m_mutex;               // guards m_tcaches

@@ -222,7 +222,8 @@ TEST(ArenaHeapTest, HugeBlockGrowsIntoTheFreedBlockAfterIt) {
 }
 
 TEST(ArenaHeapTest, FreedHugeBlocksAreZeroWhenAskedAndGoBackToTheKernel) {
-  seam::arena a({.capacity = 2 * GiB, .name = "huge-purge"});
+  seam::arena a(
+      {.capacity = 2 * GiB, .name = "huge-purge", .isolation = seam::isolation::trust_same_uid});
   const std::size_t before = a.stats().resident;
   auto* p = static_cast<unsigned char*>(a.allocate(300 * MiB));
   std::memset(p, 0xab, 300 * MiB);

@@ -31,7 +31,7 @@ TEST(StatsPageTest, ViewReadsWhatTheOwnerLastPublished) {
   void* block = a.arena.allocate(3 * MiB);
   const seam::arena_stats s = a.arena.stats();  // publishes
   std::error_code ec;
-  const std::optional<seam::published_stats> p = a.view.stats(ec);
+  const std::optional<seam::published_arena_stats> p = a.view.stats(ec);
   ASSERT_FALSE(ec) << ec.message();
   ASSERT_TRUE(p.has_value());
   EXPECT_EQ(p->capacity, s.capacity);

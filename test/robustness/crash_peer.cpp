@@ -25,6 +25,7 @@
 #include "seam/seam.hpp"
 #include "seam/session/wire.hpp"
 #include "session/detail/protocol.hpp"
+#include "session/published_payload.hpp"
 #include "support/peer_output.hpp"
 
 namespace {
@@ -143,7 +144,7 @@ int fd_unreceived(seam::session& s) {
 int fd_sent(seam::session& s) {
   for (const char* which : {"first", "second"}) {
     auto fd = pipe_with(std::string(which) + " payload from " + std::to_string(::getpid()));
-    auto ch = s.open_channel();
+    auto ch = s.open_channel(crash::transport());
     const int raw = fd.get();
     ch.send(text_bytes(which), {&raw, 1});
   }
@@ -160,7 +161,7 @@ int lend_with_fd(seam::session& s) {
   }
   const auto h = s.lend(v).as<std::byte>();
   auto fd = pipe_with("lent with a vector by " + std::to_string(::getpid()));
-  auto ch = s.open_channel();
+  auto ch = s.open_channel(crash::transport());
   const int raw = fd.get();
   ch.send(text_bytes("vector"), {&raw, 1}, {&h, 1});
   say("at fd_in_flight");
@@ -174,7 +175,7 @@ seam::channel lend_many(seam::session& s) {
   for (std::size_t i = 0; i < crash::lends; ++i) {
     handles.push_back(s.lend(s.arena().make<std::uint64_t>(crash::peer_value(i))).as<std::byte>());
   }
-  auto ch = s.open_channel();
+  auto ch = s.open_channel(crash::transport());
   ch.send(text_bytes("lends"), {}, handles);
   return ch;
 }
@@ -232,7 +233,7 @@ int copying_send(seam::session& s) {
 
 // Requests in a loop, each answered with twice its number.
 int request_loop(seam::session& s) {
-  seam::capnp::channel rpc(s, s.open_channel());
+  seam::capnp::channel rpc(s, s.open_channel(crash::transport()));
   for (std::uint64_t i = 1;; ++i) {
     seam::capnp::message_builder b(s, {.first_segment_words = 64});
     b.initRoot<Note>().setNumber(i);
@@ -244,7 +245,7 @@ int request_loop(seam::session& s) {
 
 // One-way zero-copy messages as fast as they go; blocks once the test's queue is full.
 int send_loop(seam::session& s) {
-  seam::capnp::channel ch(s, s.open_channel());
+  seam::capnp::channel ch(s, s.open_channel(crash::transport()));
   for (std::uint64_t i = 0;; ++i) {
     seam::capnp::message_builder b(s, {.first_segment_words = 64});
     auto note = b.initRoot<Note>();
@@ -295,7 +296,7 @@ int walk(seam::session& s) {
 
 // Builds the 1 GiB message in our arena and lends it to the test, which walks it.
 int lend_gib(seam::session& s) {
-  seam::capnp::channel ch(s, s.open_channel());
+  seam::capnp::channel ch(s, s.open_channel(crash::transport()));
   {
     seam::capnp::message_builder b(s);
     seam::test::build_file(b.initRoot<File>(), crash::gib_parts, crash::gib_part_bytes,
@@ -322,7 +323,7 @@ int round_trip(seam::session& s) {
     value = *b;
   }
   if (value != expected) return fail("borrowed the wrong value");
-  seam::capnp::channel reply(s, s.open_channel());
+  seam::capnp::channel reply(s, s.open_channel(crash::transport()));
   seam::capnp::message_builder b(s);
   auto note = b.initRoot<Note>();
   note.setNumber(value * crash::round_trip_factor);
@@ -390,6 +391,35 @@ int soak(seam::session& s) {
   }
 }
 
+// A reader of the survivor's publication: subscribes once the survivor opened a channel (it
+// added this reader by then), holds the current version and waits to be killed.
+int reader_hold(seam::session& s) {
+  auto go = s.accept_channel(30s);
+  seam::published_reader<seam::test::payload> reader(s, "versions");
+  auto held = reader.acquire();
+  if (!held) return fail("nothing published");
+  say("at holding_a_version");
+  return block();
+}
+
+// A publisher to the survivor: publishes in a loop until killed.
+int publisher_loop(seam::session& s) {
+  seam::arena a;
+  seam::published<seam::test::payload> pub(a, "versions");
+  pub.add_reader(s);
+  for (std::uint64_t i = 1;; ++i) {
+    auto* p = pub.make();
+    {
+      seam::arena_scope scope{a};
+      seam::test::fill(*p, i);
+    }
+    pub.publish(p);
+    // The survivor subscribes once a version is there.
+    if (i == 1) s.open_channel();
+    if (i == 1000) say("at publishing");
+  }
+}
+
 int run_client(const std::string& mode, const std::string& app) {
   auto s = seam::session::connect(app, 10s);
   if (mode == "client-fd") return fd_sent(s);
@@ -405,6 +435,8 @@ int run_client(const std::string& mode, const std::string& app) {
   if (mode == "lender-walk") return lend_gib(s);
   if (mode == "rt-client") return round_trip(s);
   if (mode == "soak") return soak(s);
+  if (mode == "reader-hold") return reader_hold(s);
+  if (mode == "publisher-loop") return publisher_loop(s);
   return fail("unknown mode " + mode);
 }
 

@@ -34,7 +34,7 @@ struct arena_info {
   std::uint64_t id = 0;        // the arena's id
   std::uint64_t capacity = 0;  // bytes
   std::uint64_t resident = 0;  // bytes of memory the memfd holds now
-  std::optional<published_stats> stats;
+  std::optional<published_arena_stats> stats;
   std::string stats_error;  // when the stats page could not be read
   std::vector<named_object_info> names;
   std::string names_error;  // when the directory of named objects did not hold up

@@ -71,7 +71,7 @@ bool parse_pids(const std::vector<std::string>& args, std::vector<pid_t>& pids) 
   return true;
 }
 
-void write_stats(json_writer& j, const published_stats& s) {
+void write_stats(json_writer& j, const published_arena_stats& s) {
   j.member("capacity", s.capacity);
   j.member("reserved", s.reserved);
   j.member("allocated", s.allocated);
@@ -252,7 +252,7 @@ int stats(const std::vector<std::string>& args, bool json) {
                                           : a.stats_error.c_str());
       continue;
     }
-    const published_stats& s = *a.stats;
+    const published_arena_stats& s = *a.stats;
     const double age = s.published_ns <= now ? static_cast<double>(now - s.published_ns) / 1e9 : 0;
     std::printf("  capacity %s  reserved %s  allocated %s  resident %s  extents %llu\n",
                 bytes(s.capacity).c_str(), bytes(s.reserved).c_str(), bytes(s.allocated).c_str(),

@@ -18,9 +18,9 @@
 namespace seam {
 
 /// What an arena's owner last published of its `arena::stats()`, as another process reads it
-/// (`arena_view::published_stats`). The owner publishes when it calls `arena::stats()`,
+/// (`arena_view::stats`). The owner publishes when it calls `arena::stats()`,
 /// `arena::share()` or `arena::purge()`: the figures are as old as `published_ns` says.
-struct published_stats {
+struct published_arena_stats {
   std::uint64_t capacity = 0;      ///< Bytes of address space.
   std::uint64_t reserved = 0;      ///< Bytes handed to the allocator so far (high-water mark).
   std::uint64_t allocated = 0;     ///< Bytes in live blocks.
@@ -106,7 +106,7 @@ class SEAM_API arena_view {
   /// empty). The page is read under its sequence counter, a bounded number of times, and
   /// checked: `std::errc::device_or_resource_busy` if it kept changing (or its owner died while
   /// writing it), `errc::corrupt_arena` if its figures do not hold up. Thread-safe, lock-free.
-  std::optional<published_stats> stats(std::error_code& ec) const noexcept;
+  std::optional<published_arena_stats> stats(std::error_code& ec) const noexcept;
 
   /// The object the owner published with `arena::set_root`; throws `errc::no_root` if there is
   /// none or it was published as a type of another size.

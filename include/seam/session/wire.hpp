@@ -30,6 +30,11 @@ enum class frame_kind : std::uint32_t {
   share = 0x53450005,    // session: another arena the peer may read (one fd)
   release = 0x53450006,  // session: handles the sender no longer borrows
   data = 0x53450007,     // channel: a user message
+
+  // Session: publications (seam/session/published.hpp).
+  subscribe = 0x53450008,    // session: read a publication (handles: its block, our slots)
+  subscribed = 0x53450009,   // session: the answer to subscribe (bytes: one std::uint32_t)
+  unsubscribe = 0x5345000a,  // session: no longer read a publication (handles as subscribe)
 };
 
 struct frame_header {
