@@ -6,6 +6,7 @@
 #include "arena/detail/heap.hpp"
 #include "arena/detail/layout.hpp"
 #include "arena/detail/os.hpp"
+#include "arena/detail/writers.hpp"
 
 namespace seam {
 namespace detail {
@@ -29,13 +30,59 @@ class arena_core {
     header->header_size = header_bytes;
     header->id = id;
     header->capacity = capacity;
-    heap = std::make_unique<detail::heap>(fd.get(), base, header_bytes, capacity, ec);
-    throw_if(ec, "seam::arena: jemalloc arenas_create_ext");
+    // The writers' table follows the header page (whose second half is the stats page's).
+    if (header_bytes + writers_region_bytes(capacity) >= capacity) {
+      unmap(base, capacity);
+      throw std::system_error(EINVAL, std::system_category(), "seam::arena: capacity too small");
+    }
+    header->writers_offset = header_bytes;
+    shared_writers::format(base, capacity, header_bytes);
+    start_heap("seam::arena", true);
+  }
+
+  // Attaches to the arena behind `writable` as one more writer.
+  explicit arena_core(unique_fd writable) {
+    std::error_code ec;
+    const long long size = file_size(writable.get(), ec);
+    throw_if(ec, "seam::arena::attach");
+    if (!is_sealed(writable.get()) || !is_writable(writable.get()) ||
+        size < static_cast<long long>(mapping_alignment) ||
+        (static_cast<std::size_t>(size) & (mapping_alignment - 1)) != 0) {
+      throw std::system_error(errc::bad_arena, "seam::arena::attach");
+    }
+    capacity = static_cast<std::size_t>(size);
+    base = static_cast<std::byte*>(map_aligned(writable.get(), capacity, true, ec));
+    throw_if(ec, "seam::arena::attach: mmap");
+    fd = std::move(writable);
+    const auto& h = header();
+    if (h.magic != arena_magic || h.version != arena_version || h.header_size != header_bytes ||
+        h.capacity != capacity || h.writers_offset != header_bytes) {
+      unmap(base, capacity);
+      throw std::system_error(errc::bad_arena, "seam::arena::attach");
+    }
+    id = h.id;
+    start_heap("seam::arena::attach", false);
+  }
+
+  void start_heap(const char* what, bool creator) {
+    std::error_code ec;
+    writers = std::make_unique<shared_writers>(base, capacity, header_bytes, creator, ec);
+    if (!ec) {
+      heap = std::make_unique<detail::heap>(fd.get(), base, header_bytes, capacity, ec, 0,
+                                            writers.get());
+    }
+    if (ec) {
+      heap.reset();
+      writers.reset();
+      unmap(base, capacity);
+      throw std::system_error(ec, what);
+    }
   }
   arena_core(const arena_core&) = delete;
   arena_core& operator=(const arena_core&) = delete;
   ~arena_core() {
     heap.reset();  // before the memory it manages goes away
+    writers.reset();
     unmap(base, capacity);
   }
 
@@ -45,6 +92,7 @@ class arena_core {
   std::byte* base = nullptr;
   std::size_t capacity = 0;
   std::uint64_t id = 0;
+  std::unique_ptr<shared_writers> writers;
   std::unique_ptr<detail::heap> heap;
 };
 
@@ -88,6 +136,11 @@ void unregister_arena(arena* a) noexcept {
 }  // namespace
 
 arena::arena(const arena_options& options) : m_core(std::make_unique<detail::arena_core>(options)) {
+  register_arena(this);
+}
+
+arena::arena(unique_fd writable_fd)
+    : m_core(std::make_unique<detail::arena_core>(std::move(writable_fd))) {
   register_arena(this);
 }
 
@@ -182,6 +235,33 @@ unique_fd arena::share(std::error_code& ec) const noexcept {
   return detail::share_read_only(m_core->fd.get(), ec);
 }
 
+unique_fd arena::share_writable() const {
+  std::error_code ec;
+  unique_fd fd = share_writable(ec);
+  throw_if(ec, "seam::arena::share_writable");
+  return fd;
+}
+
+unique_fd arena::share_writable(std::error_code& ec) const noexcept {
+  return detail::share_read_write(m_core->fd.get(), ec);
+}
+
+void arena::collect() {
+  std::error_code ec;
+  collect(ec);
+  throw_if(ec, "seam::arena::collect");
+}
+
+void arena::collect(std::error_code& ec) noexcept {
+  m_core->heap->collect_remote();
+  m_core->writers->reap();
+  if (m_core->writers->corrupt()) {
+    ec = errc::corrupt_arena;
+  } else {
+    ec.clear();
+  }
+}
+
 void arena::purge() noexcept { m_core->heap->purge(); }
 
 void arena::flush_thread_cache() noexcept { m_core->heap->flush_thread_cache(); }
@@ -195,6 +275,13 @@ arena_stats arena::stats() const noexcept {
   s.allocated = heap.allocated();
   s.resident = detail::resident_bytes(m_core->fd.get());
   s.extents = heap.extents();
+  const detail::writers_counters w = m_core->writers->counters();
+  s.writers = w.live_writers;
+  s.remote_frees_sent = w.remote_frees_sent;
+  s.remote_frees_pending = w.remote_frees_pending;
+  s.remote_frees_returned = w.remote_frees_returned;
+  s.orphan_frees = w.orphan_frees;
+  s.orphaned = w.orphaned_bytes;
   return s;
 }
 

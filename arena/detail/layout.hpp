@@ -30,6 +30,9 @@ struct arena_header {
   // Reserved for the lock under which shared writers (several processes) will change the
   // directory: 64 bytes, room for a robust process-shared mutex. Zero and unused today.
   alignas(64) std::uint64_t directory_lock[8];
+  // Where the shared writers' region (arena/detail/writers.hpp) starts: `header_bytes`, just
+  // after this page; 0 in arenas made before shared writers (which cannot be attached).
+  std::uint64_t writers_offset;
 };
 static_assert(sizeof(arena_header) <= header_bytes);
 

@@ -24,6 +24,19 @@ void unmap(void* p, std::size_t size) noexcept;
 /// reopen it for writing (unless it has CAP_DAC_OVERRIDE).
 unique_fd share_read_only(int fd, std::error_code& ec) noexcept;
 
+/// Seals `fd` against shrinking and growing (as `share_read_only` does) and returns a duplicate
+/// of the owner's read-write fd, for a process that will write the arena too.
+unique_fd share_read_write(int fd, std::error_code& ec) noexcept;
+
+/// True if `fd` was opened for reading and writing.
+bool is_writable(int fd) noexcept;
+
+/// A pidfd of the process `pid` (invalid, with errno set, if there is none).
+unique_fd open_pidfd(int pid) noexcept;
+
+/// True if the process of `pidfd` has ended (a poll that does not wait).
+bool process_ended(int pidfd) noexcept;
+
 /// True if `fd` carries the seals `share_read_only` sets. A view refuses an unsealed fd: its
 /// owner could shrink it and crash the reader with SIGBUS.
 bool is_sealed(int fd) noexcept;
