@@ -52,6 +52,8 @@ packet encode_refuse(session_errc why);
 packet encode_channel(std::span<const std::byte> setup, std::span<const int> fds);
 /// share: another arena the peer may read.
 packet encode_share(int arena_fd);
+/// share_writable: an arena the peer may attach to as a writer (its fd is read-write).
+packet encode_share_writable(int arena_fd);
 /// release: handles the sender no longer borrows. At most `max_release_handles`.
 packet encode_release(std::span<const handle<std::byte>> handles);
 /// Most handles one release packet carries.
@@ -69,7 +71,7 @@ std::error_code decode_refuse(const frame& f) noexcept;
 /// decoded from (which must outlive it); `fd` is taken out of the frame.
 struct control {
   frame_kind kind{};
-  /// channel, share: the descriptor; channel: the first of `fds`.
+  /// channel, share, share_writable: the descriptor; channel: the first of `fds`.
   std::vector<unique_fd> fds;
   /// channel: the transport's setup bytes.
   std::span<const std::byte> setup;

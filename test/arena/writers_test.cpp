@@ -289,3 +289,76 @@ TEST(WritersTest, SlotsAreReusedAfterWritersEnd) {
 }
 
 }  // namespace
+
+namespace {
+
+seam::detail::writers_header& writers_of(seam::arena& a) {
+  const auto& h = *reinterpret_cast<const seam::detail::arena_header*>(a.base());
+  return *reinterpret_cast<seam::detail::writers_header*>(a.base() + h.writers_offset);
+}
+
+// A buggy writer's garbage in the shared table: refused, never followed out of the arena.
+TEST(WritersCorruptionTest, GarbageBumpPointerFailsClaimsNotTheProcess) {
+  seam::arena a({.capacity = 64 * MiB, .name = "bump"});
+  writers_of(a).first_free = ~std::uint64_t{0} - 5;
+  std::vector<void*> blocks;
+  // The creator's first span (half the arena) still serves; past it, nothing more is claimed.
+  while (void* p = a.allocate(MiB, 16, std::nothrow)) blocks.push_back(p);
+  EXPECT_LT(blocks.size(), 32u);
+  EXPECT_THROW(a.allocate(40 * MiB), std::bad_alloc);
+  std::error_code ec;
+  a.collect(ec);
+  EXPECT_EQ(ec, seam::errc::corrupt_arena);
+  for (void* p : blocks) a.deallocate(p, MiB);
+}
+
+TEST(WritersCorruptionTest, GarbageRemoteFreeLinkEndsTheWalk) {
+  seam::arena a({.capacity = 64 * MiB, .name = "link"});
+  auto& slot = writers_of(a).slots[0];
+  // A head naming a block outside the arena, for the right generation, with a count saying
+  // one block is pending.
+  slot.pushed += 1;
+  slot.remote_head = (slot.remote_head & ~seam::detail::shared_writers::offset_mask) |
+                     ((std::uint64_t{1} << 40) - 1);
+  std::error_code ec;
+  a.collect(ec);
+  EXPECT_EQ(ec, seam::errc::corrupt_arena);
+  EXPECT_NE(a.allocate(64), nullptr);  // and the arena goes on
+}
+
+TEST(WritersCorruptionTest, CyclicRemoteFreeListIsBoundedByThePushCount) {
+  seam::arena a({.capacity = 64 * MiB, .name = "cycle"});
+  auto* block = static_cast<std::byte*>(a.allocate(64));
+  const auto at = static_cast<std::uint64_t>(block - a.base());
+  auto& slot = writers_of(a).slots[0];
+  // The block links to itself: a walk without a bound would never end.
+  *reinterpret_cast<std::uint64_t*>(block) = at;
+  slot.pushed += 1;
+  slot.remote_head = (slot.remote_head & ~seam::detail::shared_writers::offset_mask) | (at >> 4);
+  std::error_code ec;
+  a.collect(ec);
+  EXPECT_EQ(ec, seam::errc::corrupt_arena);
+  EXPECT_EQ(a.stats().remote_frees_returned, 1u);
+}
+
+TEST(WritersCorruptionTest, FreeIntoAChunkWithAGarbageOwnerIsDropped) {
+  seam::arena a({.capacity = 64 * MiB, .name = "owner"});
+  seam::test::pipe_pair offsets;
+  auto child = attached_child(a, [&](seam::arena& w) {
+    seam::test::write_all(offsets.write_end.get(),
+                          std::to_string(static_cast<std::byte*>(w.allocate(64)) - w.base()) +
+                              "\n");
+    return 0;
+  });
+  const std::size_t at = std::stoull(seam::test::read_line(offsets.read_end.get()));
+  EXPECT_EQ(child.wait(), 0);
+  auto* chunks = reinterpret_cast<std::uint32_t*>(&writers_of(a) + 1);
+  chunks[at >> seam::detail::chunk_shift] = 0xffffffffu;  // slot 254: there is no such slot
+  a.deallocate(a.base() + at, 64);
+  std::error_code ec;
+  a.collect(ec);
+  EXPECT_EQ(ec, seam::errc::corrupt_arena);
+  EXPECT_EQ(a.stats().remote_frees_sent, 0u);
+}
+
+}  // namespace

@@ -29,6 +29,7 @@ enum class frame_kind : std::uint32_t {
   share = 0x53450005,    // session: another arena the peer may read (one fd)
   release = 0x53450006,  // session: handles the sender no longer borrows
   data = 0x53450007,     // channel: a user message
+  share_writable = 0x53450008,  // session: an arena the peer may also write (one fd, read-write)
 };
 
 struct frame_header {
