@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 
+#include "arena/detail/directory.hpp"
 #include "arena/detail/heap.hpp"
 #include "arena/detail/layout.hpp"
 #include "arena/detail/os.hpp"
@@ -36,6 +37,7 @@ class arena_core {
       throw std::system_error(EINVAL, std::system_category(), "seam::arena: capacity too small");
     }
     header->writers_offset = header_bytes;
+    init_directory_lock(header->directory_lock);
     shared_writers::format(base, capacity, header_bytes);
     start_heap("seam::arena", true);
   }
