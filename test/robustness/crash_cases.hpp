@@ -106,5 +106,9 @@ void server_while_reader_walks();
 void client_while_reader_walks();
 void lender_while_reader_walks();
 void borrower_while_reader_walks();
+// A shared writer of an arena we shared for writing: crash_cases_writers.cpp.
+void writer_holding_lock();
+void writer_between_alloc_and_insert();
+void writer_with_remote_frees_pending();
 
 }  // namespace seam::test::crash_cases

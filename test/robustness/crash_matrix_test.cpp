@@ -31,7 +31,7 @@ using namespace seam::test::crash_cases;
 
 // ---- the system's shared memory, before and after the matrix --------------------------------
 
-constexpr std::size_t case_count = 19;  // the size of g_cases, below
+constexpr std::size_t case_count = 22;  // the size of g_cases, below
 
 // Every victim's arena is a memfd: the kernel frees it when the last fd and mapping go, which
 // must happen even though the victim died with SIGKILL and the survivor read from it. A
@@ -109,6 +109,9 @@ const crash_case g_cases[] = {
     {"client_reader_walk", client_while_reader_walks},
     {"lender_reader_walk", lender_while_reader_walks},
     {"borrower_reader_walk", borrower_while_reader_walks},
+    {"writer_holding_lock", writer_holding_lock},
+    {"writer_between_alloc_and_insert", writer_between_alloc_and_insert},
+    {"writer_remote_frees_pending", writer_with_remote_frees_pending},
 };
 
 static_assert(std::size(g_cases) == case_count);

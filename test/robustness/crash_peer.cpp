@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "capnp/file_content.hpp"
+#include "robustness/crash_peer_writers.hpp"
 #include "robustness/crash_protocol.hpp"
 #include "seam/seam.hpp"
 #include "seam/session/wire.hpp"
@@ -405,6 +406,7 @@ int run_client(const std::string& mode, const std::string& app) {
   if (mode == "lender-walk") return lend_gib(s);
   if (mode == "rt-client") return round_trip(s);
   if (mode == "soak") return soak(s);
+  if (mode.rfind("writer-", 0) == 0) return seam::test::writer_victim(s, mode);
   return fail("unknown mode " + mode);
 }
 
