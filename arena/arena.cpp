@@ -39,7 +39,14 @@ class arena_core {
     header->writers_offset = header_bytes;
     init_directory_lock(header->directory_lock);
     shared_writers::format(base, capacity, header_bytes);
+    isolation = options.isolation;
     start_heap("seam::arena", true);
+    if (isolation == seam::isolation::strict) {
+      // Now, after our own mapping (which keeps writing) and before any fd leaves the process.
+      heap->keep_pages();
+      seal_strict(fd.get(), ec);
+      throw_if(ec, "seam::arena: sealing (F_SEAL_FUTURE_WRITE)");
+    }
   }
 
   // Attaches to the arena behind `writable` as one more writer.
@@ -63,12 +70,16 @@ class arena_core {
       throw std::system_error(errc::bad_arena, "seam::arena::attach");
     }
     id = h.id;
+    // A strict arena is sealed against writable mappings: it never reaches here (the map
+    // above fails), and `share_writable` refuses it.
+    isolation = seam::isolation::trust_same_uid;
     start_heap("seam::arena::attach", false);
   }
 
   void start_heap(const char* what, bool creator) {
     std::error_code ec;
-    writers = std::make_unique<shared_writers>(base, capacity, header_bytes, creator, ec);
+    writers = std::make_unique<shared_writers>(base, capacity, header_bytes, creator,
+                                               isolation == seam::isolation::strict, ec);
     if (!ec) {
       heap = std::make_unique<detail::heap>(fd.get(), base, header_bytes, capacity, ec, 0,
                                             writers.get());
@@ -95,6 +106,7 @@ class arena_core {
   std::size_t capacity = 0;
   std::uint64_t id = 0;
   std::unique_ptr<shared_writers> writers;
+  seam::isolation isolation = seam::isolation::strict;
   std::unique_ptr<detail::heap> heap;
 };
 
@@ -245,6 +257,10 @@ unique_fd arena::share_writable() const {
 }
 
 unique_fd arena::share_writable(std::error_code& ec) const noexcept {
+  if (m_core->isolation == seam::isolation::strict) {
+    ec = errc::strict_isolation;
+    return {};
+  }
   return detail::share_read_write(m_core->fd.get(), ec);
 }
 
@@ -284,6 +300,7 @@ arena_stats arena::stats() const noexcept {
   s.remote_frees_returned = w.remote_frees_returned;
   s.orphan_frees = w.orphan_frees;
   s.orphaned = w.orphaned_bytes;
+  s.returns_memory = m_core->isolation != seam::isolation::strict;
   return s;
 }
 
@@ -292,5 +309,6 @@ bool arena::forked() const noexcept { return m_core->heap->forked(); }
 std::uint64_t arena::id() const noexcept { return m_core->id; }
 std::byte* arena::base() const noexcept { return m_core->base; }
 std::size_t arena::capacity() const noexcept { return m_core->capacity; }
+seam::isolation arena::isolation() const noexcept { return m_core->isolation; }
 
 }  // namespace seam

@@ -40,6 +40,9 @@ class arena_error_category final : public std::error_category {
         return "a name must be 1 to 255 bytes long";
       case errc::corrupt_arena:
         return "the arena's bookkeeping holds invalid bytes";
+      case errc::strict_isolation:
+        return "the arena was created with seam::isolation::strict: no process but its creator "
+               "can write it";
     }
     return "unknown seam arena error " + std::to_string(value);
   }

@@ -3,8 +3,8 @@
 // Names are `<op>/<impl>/<n>`:
 //   shared_insert/<impl>/<procs> — `procs` processes each insert their share of 10^6 distinct
 //       keys into one map under one process-shared lock (one lock per insert). seam: writer
-//       processes attached to one arena (`arena::attach`), a `seam::map` and a robust
-//       process-shared mutex; bip: `managed_shared_memory`, `boost::container::map` over its
+//       processes attached to one arena (`arena::attach`), a `seam::synchronized<seam::map>`
+//       (its `seam::mutex`: robust, process-shared); bip: `managed_shared_memory`, `boost::container::map` over its
 //       allocator, `interprocess_mutex`. Time is wall time from the start signal to the last
 //       process's "done" (manual time: the work happens in child processes); the children's
 //       CPU time per run is the `child_cpu_s` counter.
@@ -19,7 +19,6 @@
 //   bench/report.py shared.json
 
 #include <benchmark/benchmark.h>
-#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,6 +38,7 @@
 
 #include "bip_segment.hpp"
 #include "seam/arena/arena.hpp"
+#include "seam/arena/synchronized.hpp"
 #include "seam/containers/map.hpp"
 
 namespace {
@@ -117,24 +117,13 @@ double run_children(int procs, Prepare prepare, Work work) {
 
 // ---- seam: writers attached to one arena -------------------------------------------------------
 
-// TODO(perf): seam::synchronized<seam::map<…>> once seam::mutex lands.
-struct seam_table {
-  seam_table() {
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-    pthread_mutex_init(&lock, &attr);
-    pthread_mutexattr_destroy(&attr);
-  }
-  pthread_mutex_t lock;
-  seam::map<std::int64_t, std::int64_t> map;
-};
+using seam_table = seam::synchronized<seam::map<std::int64_t, std::int64_t>>;
 
 void shared_insert_seam(benchmark::State& state, int procs) {
   double cpu = 0;
   for (auto _ : state) {
-    seam::arena a({.capacity = std::size_t{8} << 30, .name = "bench-shared"});
+    seam::arena a({.capacity = std::size_t{8} << 30, .name = "bench-shared",
+                   .isolation = seam::isolation::trust_same_uid});
     auto* table = a.make_named<seam_table>("table");
     const double before = children_cpu_seconds();
     const double seconds = run_children(
@@ -147,15 +136,11 @@ void shared_insert_seam(benchmark::State& state, int procs) {
           auto* t = w->find<seam_table>("table");
           if (t == nullptr) return 1;
           seam::arena_scope scope{*w};
-          for (std::int64_t k = i; k < total_keys; k += procs) {
-            if (pthread_mutex_lock(&t->lock) == EOWNERDEAD) pthread_mutex_consistent(&t->lock);
-            t->map.emplace(key_of(k), k);
-            pthread_mutex_unlock(&t->lock);
-          }
+          for (std::int64_t k = i; k < total_keys; k += procs) t->lock()->emplace(key_of(k), k);
           return 0;
         });
     cpu += children_cpu_seconds() - before;
-    if (seconds < 0 || table->map.size() != static_cast<std::size_t>(total_keys)) {
+    if (seconds < 0 || table->lock()->size() != static_cast<std::size_t>(total_keys)) {
       state.SkipWithError("a writer failed");
       return;
     }
@@ -277,7 +262,8 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("pair/malloc/64", pair_malloc);
   benchmark::RegisterBenchmark("remote_free/seam/64", remote_free_seam)->Iterations(2000);
 
-  seam::arena creator({.capacity = std::size_t{4} << 30, .name = "bench-writers"});
+  seam::arena creator({.capacity = std::size_t{4} << 30, .name = "bench-writers",
+                         .isolation = seam::isolation::trust_same_uid});
   seam::arena attached = seam::arena::attach(creator.share_writable());
   g_creator = &creator;
   g_attached = &attached;

@@ -163,4 +163,27 @@ void channel::reply(const incoming_request& to, message_builder& message, durati
   send_as(kind::response, to.id, message, {}, timeout);
 }
 
+void channel::send(message_builder& message, std::span<const int> fds, duration timeout,
+                   std::error_code& ec) noexcept {
+  capture_error(ec, [&] { send(message, fds, timeout); });
+}
+
+message_reader channel::receive_message(duration timeout, std::error_code& ec) noexcept {
+  return capture_error(ec, [&] { return receive_message(timeout); });
+}
+
+message_reader channel::request(message_builder& message, duration timeout,
+                                std::error_code& ec) noexcept {
+  return capture_error(ec, [&] { return request(message, timeout); });
+}
+
+incoming_request channel::receive_request(duration timeout, std::error_code& ec) noexcept {
+  return capture_error(ec, [&] { return receive_request(timeout); });
+}
+
+void channel::reply(const incoming_request& to, message_builder& message, duration timeout,
+                    std::error_code& ec) noexcept {
+  capture_error(ec, [&] { reply(to, message, timeout); });
+}
+
 }  // namespace seam::capnp

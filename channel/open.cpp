@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <utility>
 
 #include "channel/detail/ring_transport.hpp"
 #include "channel/detail/socket_transport.hpp"
@@ -74,17 +75,17 @@ std::shared_ptr<detail::ring_block> make_block(session& s, std::uint64_t capacit
   return block;
 }
 
-// The peer's block, checked through the session (arena shared by the peer, inside it,
-// aligned), with the ring behind it; its fixed fields must say what the setup said.
-std::error_code borrow_peer_block(session& s, const ring_setup& setup,
-                                  borrowed<const detail::ring_block>& out) {
+// The peer's block and the ring behind it, checked through the session (arena shared by the
+// peer, inside it, aligned); its fixed fields must say what the setup said.
+using borrow_function = decltype(std::declval<const session&>().borrower());
+std::error_code borrow_peer_block(const borrow_function& borrow, const ring_setup& setup,
+                                  borrowed<const std::byte>& out) {
   std::error_code ec;
-  const handle<detail::ring_block> h{setup.arena_id, setup.offset};
-  out = s.borrow(h, ec);
+  out = borrow({setup.arena_id, setup.offset}, sizeof(detail::ring_block) + setup.capacity,
+               alignof(detail::ring_block), ec);
   if (ec) return ec;
-  s.resolve({setup.arena_id, setup.offset + sizeof(detail::ring_block)}, setup.capacity, 64, ec);
-  if (ec) return ec;
-  if (out->magic != detail::ring_block::magic_value || out->capacity != setup.capacity) {
+  const auto* block = reinterpret_cast<const detail::ring_block*>(out.get());
+  if (block->magic != detail::ring_block::magic_value || block->capacity != setup.capacity) {
     return errc::protocol_error;
   }
   return {};
@@ -102,20 +103,21 @@ std::chrono::nanoseconds spin_of(std::uint64_t ns) {
   return std::chrono::nanoseconds(std::min<std::uint64_t>(ns, 1'000'000'000));
 }
 
-channel make_ring_channel(session& s, std::shared_ptr<detail::ring_block> own,
-                          borrowed<const detail::ring_block> peer, unique_fd aux,
-                          unique_fd own_event, unique_fd peer_event,
+channel make_ring_channel(session& s, std::shared_ptr<detail::ring_block> own, unique_fd aux,
+                          unique_fd own_event, borrowed<const std::byte> peer,
+                          unique_fd peer_event, detail::ring_answer answer,
                           std::chrono::nanoseconds spin) {
   auto wake = std::make_shared<detail::ring_wake>();
-  wake->peer = std::move(peer);
   wake->own_event = std::move(own_event);
   auto watch = s.watch_close([wake] { wake->wake_all(); });
-  return channel(
-      std::make_unique<detail::ring_transport>(std::move(own), std::move(wake), std::move(watch),
-                                               std::move(aux), std::move(peer_event), spin),
-      s.handle_checker());
+  return channel(std::make_unique<detail::ring_transport>(
+                     std::move(own), std::move(wake), std::move(watch), std::move(aux),
+                     std::move(peer), std::move(peer_event), std::move(answer), spin),
+                 s.handle_checker());
 }
 
+// The opener does not wait for the acceptor: the channel reads its answer (the acceptor's
+// block and eventfd) when it first needs the acceptor's half (see ring_transport).
 channel open_ring(session& s, const channel_options& options, std::error_code& ec) {
   const std::uint64_t capacity = std::bit_ceil(std::clamp<std::uint64_t>(
       options.ring_bytes, detail::min_ring_bytes, detail::max_ring_bytes));
@@ -138,25 +140,29 @@ channel open_ring(session& s, const channel_options& options, std::error_code& e
     return {};
   }
   theirs.reset();
-  // The peer's answer: its block and its eventfd. Until then the ring has no other half.
-  std::array<std::byte, 128> buffer;
-  detail::frame f;
-  ec = detail::receive_frame(mine.get(), f, buffer, options.accept_timeout);
-  if (ec == errc::would_block) ec = errc::timed_out;
-  if (ec) return {};  // our lend stays until the session ends, or the peer releases it
-  ring_setup answer{};
-  if (f.kind != detail::frame_kind::data || f.bytes.size() != sizeof answer || f.fds.size() != 1 ||
-      !f.handles.empty()) {
-    return ec = errc::protocol_error, channel{};
-  }
-  std::memcpy(&answer, f.bytes.data(), sizeof answer);
-  if (answer.kind != setup.kind || answer.capacity != capacity || !is_eventfd(f.fds[0].get())) {
-    return ec = errc::protocol_error, channel{};
-  }
-  borrowed<const detail::ring_block> peer;
-  if ((ec = borrow_peer_block(s, answer, peer))) return {};
-  return make_ring_channel(s, std::move(own), std::move(peer), std::move(mine),
-                           std::move(own_event), std::move(f.fds[0]), options.spin);
+  detail::ring_answer answer = [borrow = s.borrower(), kind = setup.kind, capacity](
+                                   int socket, std::chrono::milliseconds timeout,
+                                   borrowed<const std::byte>& block,
+                                   unique_fd& event) -> std::error_code {
+    std::array<std::byte, 128> buffer;
+    detail::frame f;
+    if (auto ec = detail::receive_frame(socket, f, buffer, timeout)) return ec;
+    ring_setup theirs{};
+    if (f.kind != detail::frame_kind::data || f.bytes.size() != sizeof theirs ||
+        f.fds.size() != 1 || !f.handles.empty()) {
+      return errc::protocol_error;
+    }
+    std::memcpy(&theirs, f.bytes.data(), sizeof theirs);
+    if (theirs.kind != kind || theirs.capacity != capacity || !is_eventfd(f.fds[0].get())) {
+      return errc::protocol_error;
+    }
+    if (auto ec = borrow_peer_block(borrow, theirs, block)) return ec;
+    event = std::move(f.fds[0]);
+    return {};
+  };
+  // Until the answer comes, our lend stays (until the session ends, or the peer releases it).
+  return make_ring_channel(s, std::move(own), std::move(mine), std::move(own_event), {}, {},
+                           std::move(answer), options.spin);
 }
 
 channel accept_ring(session& s, session::channel_offer& offer, std::error_code& ec) {
@@ -169,8 +175,8 @@ channel accept_ring(session& s, session::channel_offer& offer, std::error_code& 
       !is_eventfd(offer.fds[1].get())) {
     return ec = errc::protocol_error, channel{};
   }
-  borrowed<const detail::ring_block> peer;
-  if ((ec = borrow_peer_block(s, setup, peer))) return {};
+  borrowed<const std::byte> peer;
+  if ((ec = borrow_peer_block(s.borrower(), setup, peer))) return {};
   unique_fd own_event{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
   if (!own_event) return ec = {errno, std::system_category()}, channel{};
   handle<detail::ring_block> lent;
@@ -181,12 +187,17 @@ channel accept_ring(session& s, session::channel_offer& offer, std::error_code& 
   detail::size_buffers(offer.fds[0].get());
   ec = detail::send_frame(offer.fds[0].get(), detail::frame_kind::data, {}, bytes_of(answer),
                           {&event_fd, 1}, std::chrono::seconds(10));
-  if (ec) {
+  if (ec == errc::peer_closed) {
+    // The opener closed its end already. What it sent is still ours to read, as on a socket
+    // channel; it will never take our half.
+    ec.clear();
+    s.unlend(lent);
+  } else if (ec) {
     s.unlend(lent);
     return {};
   }
-  return make_ring_channel(s, std::move(own), std::move(peer), std::move(offer.fds[0]),
-                           std::move(own_event), std::move(offer.fds[1]), spin_of(setup.spin_ns));
+  return make_ring_channel(s, std::move(own), std::move(offer.fds[0]), std::move(own_event),
+                           std::move(peer), std::move(offer.fds[1]), {}, spin_of(setup.spin_ns));
 }
 
 channel open_socket(session& s, std::error_code& ec) noexcept {

@@ -27,6 +27,15 @@ void signal_event(int fd) noexcept {
   [[maybe_unused]] ssize_t r = ::write(fd, &one, sizeof one);
 }
 
+// What is left of `timeout` (negative: forever) since `start`, never negative.
+std::chrono::milliseconds left_of(std::chrono::steady_clock::time_point start,
+                                  std::chrono::milliseconds timeout) noexcept {
+  if (timeout.count() < 0) return timeout;
+  const auto used = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  return used >= timeout ? std::chrono::milliseconds(0) : timeout - used;
+}
+
 void drain_event(int fd) noexcept {
   std::uint64_t count;
   [[maybe_unused]] ssize_t r = ::read(fd, &count, sizeof count);
@@ -56,30 +65,39 @@ std::error_code read_record(const std::byte* ring, std::uint64_t capacity, std::
   return {};
 }
 
+void ring_wake::set_peer(borrowed<const std::byte> peer) noexcept {
+  std::lock_guard lock(m_mutex);
+  m_peer = std::move(peer);
+}
+
 void ring_wake::wake_all() noexcept {
   session_closed.store(true, std::memory_order_seq_cst);
-  // Our receiver sleeps on the peer's tail, our sender on the peer's head: wake both through
-  // our read-only mapping of the peer's block (FUTEX_WAKE does not write).
-  if (const ring_block* p = peer.get()) {
-    futex_wake(futex_word(p->tail));
-    futex_wake(futex_word(p->head));
+  {
+    // Our receiver sleeps on the peer's tail, our sender on the peer's head: wake both through
+    // our read-only mapping of the peer's block (FUTEX_WAKE does not write).
+    std::lock_guard lock(m_mutex);
+    if (const auto* p = reinterpret_cast<const ring_block*>(m_peer.get())) {
+      futex_wake(futex_word(p->tail));
+      futex_wake(futex_word(p->head));
+    }
   }
   if (own_event) signal_event(own_event.get());
 }
 
 ring_transport::ring_transport(std::shared_ptr<ring_block> own, std::shared_ptr<ring_wake> wake,
-                               std::shared_ptr<void> watch, unique_fd aux, unique_fd peer_event,
-                               std::chrono::nanoseconds spin) noexcept
+                               std::shared_ptr<void> watch, unique_fd aux,
+                               borrowed<const std::byte> peer, unique_fd peer_event,
+                               ring_answer answer, std::chrono::nanoseconds spin)
     : m_own(std::move(own)),
       m_wake(std::move(wake)),
       m_watch(std::move(watch)),
-      m_peer(m_wake->peer.get()),
-      m_peer_ring(ring_bytes_of(m_peer)),
+      m_answer(std::move(answer)),
       m_own_ring(ring_bytes_of(m_own.get())),
       m_capacity(m_own->capacity),
       m_aux(std::move(aux)),
-      m_peer_event(std::move(peer_event)),
-      m_spin(spin) {}
+      m_spin(spin) {
+  if (peer) adopt_peer(std::move(peer), std::move(peer_event));
+}
 
 ring_transport::~ring_transport() {
   shutdown();
@@ -88,14 +106,60 @@ ring_transport::~ring_transport() {
   m_watch.reset();
 }
 
+void ring_transport::adopt_peer(borrowed<const std::byte> peer, unique_fd peer_event) noexcept {
+  const auto* block = reinterpret_cast<const ring_block*>(peer.get());
+  m_peer_ring = ring_bytes_of(block);
+  m_peer_event = std::move(peer_event);
+  m_wake->set_peer(std::move(peer));
+  m_peer.store(block, std::memory_order_seq_cst);
+  // What we sent before now may be waited for already: the acceptor answered before it began
+  // to receive. A sender that did not see the block yet left the wake-up to us (both seq_cst:
+  // it stored its tail before it looked for the block, we published the block before this).
+  const std::uint32_t waiting = block->reader_waiting.load(std::memory_order_seq_cst);
+  if (waiting != 0) {
+    futex_wake(futex_word(m_own->tail));
+    if ((waiting & 2) != 0 && m_peer_event) signal_event(m_peer_event.get());
+  }
+}
+
+const ring_block* ring_transport::peer_block(duration timeout, std::error_code& ec) noexcept {
+  ec.clear();
+  if (const ring_block* p = m_peer.load(std::memory_order_seq_cst)) return p;
+  // One thread reads the answer; another that may not wait as long gives up on the lock.
+  std::unique_lock lock(m_answer_mutex, std::defer_lock);
+  if (timeout.count() < 0) {
+    lock.lock();
+  } else if (!lock.try_lock_for(timeout)) {
+    ec = timeout.count() == 0 ? errc::would_block : errc::timed_out;
+    return nullptr;
+  }
+  if (const ring_block* p = m_peer.load(std::memory_order_seq_cst)) return p;
+  if (m_answer_error) return ec = m_answer_error, nullptr;
+  if (m_shut) return ec = errc::peer_closed, nullptr;
+  borrowed<const std::byte> block;
+  unique_fd event;
+  ec = m_answer(m_aux.get(), timeout, block, event);
+  if (ec == errc::would_block || ec == errc::timed_out) return nullptr;
+  if (ec) {
+    m_answer_error = ec;  // a bad answer breaks the channel for good
+    return nullptr;
+  }
+  m_answer = nullptr;
+  adopt_peer(std::move(block), std::move(event));
+  return m_peer.load(std::memory_order_relaxed);
+}
+
 void ring_transport::shutdown() noexcept {
   if (m_shut.exchange(true)) return;
   m_own->closed.store(1, std::memory_order_seq_cst);
   // The peer sleeps on our tail (receiving) or our head (sending).
   futex_wake(futex_word(m_own->tail));
   futex_wake(futex_word(m_own->head));
-  if (m_peer_event) signal_event(m_peer_event.get());
+  // Also ends a wait for the acceptor's answer.
   if (m_aux) ::shutdown(m_aux.get(), SHUT_RDWR);
+  if (m_peer.load(std::memory_order_seq_cst) != nullptr && m_peer_event) {
+    signal_event(m_peer_event.get());
+  }
   // Our own waiters (another thread of ours) and epoll users see the end too.
   m_wake->wake_all();
 }
@@ -114,9 +178,9 @@ std::size_t ring_transport::max_message_bytes() const noexcept {
   return m_capacity - sizeof(record_header);
 }
 
-bool ring_transport::wait_for_change(const std::uint32_t* word, std::uint32_t expected,
-                                     clock::time_point start, duration timeout,
-                                     bool& spun) noexcept {
+bool ring_transport::wait_for_change(const ring_block* peer, const std::uint32_t* word,
+                                     std::uint32_t expected, clock::time_point start,
+                                     duration timeout, bool& spun) noexcept {
   const bool forever = timeout.count() < 0;
   const auto deadline = start + timeout;
   if (!spun && m_spin.count() > 0) {
@@ -132,7 +196,7 @@ bool ring_transport::wait_for_change(const std::uint32_t* word, std::uint32_t ex
         if (!forever && now >= deadline) return false;
         if (!spin_forever && now >= spin_end) break;
         if (m_wake->session_closed.load(std::memory_order_relaxed) ||
-            m_peer->closed.load(std::memory_order_relaxed)) {
+            peer->closed.load(std::memory_order_relaxed)) {
           return true;
         }
       }
@@ -160,21 +224,32 @@ std::error_code ring_transport::send(std::span<const std::span<const std::byte>>
 
   // Room: the peer's head, checked, must be far enough along.
   const auto start = clock::now();
+  std::error_code ec;
+  const ring_block* peer = peer_block(duration(0), ec);
+  if (peer == nullptr && ec != errc::would_block) return ec;
   bool spun = false;
   for (;;) {
     if (m_wake->session_closed.load(std::memory_order_acquire)) return errc::peer_closed;
-    if (m_peer->closed.load(std::memory_order_acquire)) return errc::peer_closed;
-    const std::uint64_t head = m_peer->head.load(std::memory_order_acquire);
+    if (peer == nullptr) {
+      // The acceptor has not answered yet, so it has read nothing: room is what we never used.
+      if (m_tail + need <= m_capacity) break;
+      if (timeout.count() == 0) return errc::would_block;
+      peer = peer_block(left_of(start, timeout), ec);
+      if (peer == nullptr) return ec == errc::would_block ? errc::timed_out : ec;
+      continue;
+    }
+    if (peer->closed.load(std::memory_order_acquire)) return errc::peer_closed;
+    const std::uint64_t head = peer->head.load(std::memory_order_acquire);
     if (!check_indices(head, m_tail, m_capacity)) return errc::protocol_error;
     if (m_tail + need - head <= m_capacity) break;
     if (timeout.count() == 0) return errc::would_block;
     // Announce the wait, then look again (the peer reads our flag after moving its head).
     m_own->writer_waiting.store(1, std::memory_order_seq_cst);
-    const std::uint64_t again = m_peer->head.load(std::memory_order_seq_cst);
+    const std::uint64_t again = peer->head.load(std::memory_order_seq_cst);
     bool in_time = true;
     if (again == head) {
-      in_time = wait_for_change(futex_word(m_peer->head), static_cast<std::uint32_t>(head), start,
-                                timeout, spun);
+      in_time = wait_for_change(peer, futex_word(peer->head), static_cast<std::uint32_t>(head),
+                                start, timeout, spun);
     }
     m_own->writer_waiting.store(0, std::memory_order_relaxed);
     if (!in_time) return errc::timed_out;
@@ -203,7 +278,11 @@ std::error_code ring_transport::send(std::span<const std::span<const std::byte>>
   // store and our load of its flag are ordered against its flag store and its load of our
   // tail, so one of us sees the other (no fence: TSan does not model fences).
   m_own->tail.store(m_tail, std::memory_order_seq_cst);
-  const std::uint32_t waiting = m_peer->reader_waiting.load(std::memory_order_seq_cst);
+  // Before the acceptor's answer it cannot be waiting; once it is here, whoever adopts it
+  // wakes the acceptor if it waits (adopt_peer).
+  if (peer == nullptr) peer = peer_block(duration(0), ec);
+  if (peer == nullptr) return {};
+  const std::uint32_t waiting = peer->reader_waiting.load(std::memory_order_seq_cst);
   if (waiting != 0) {
     futex_wake(futex_word(m_own->tail));
     if ((waiting & 2) != 0 && m_peer_event) signal_event(m_peer_event.get());
@@ -230,15 +309,18 @@ std::error_code ring_transport::receive_fds(message& out, std::uint32_t count) n
 std::error_code ring_transport::receive(message& out, duration timeout) noexcept {
   if (m_shut) return errc::peer_closed;
   const auto start = clock::now();
+  std::error_code ec;
+  const ring_block* peer = peer_block(timeout, ec);
+  if (peer == nullptr) return ec;
   bool spun = false;
   bool drained = false;
   std::uint64_t tail;
   for (;;) {
-    tail = m_peer->tail.load(std::memory_order_acquire);
+    tail = peer->tail.load(std::memory_order_acquire);
     if (!check_indices(m_head, tail, m_capacity)) return errc::protocol_error;
     if (tail != m_head) break;
     // Empty. The peer's close (or death) ends the wait once everything it sent is read.
-    if (m_peer->closed.load(std::memory_order_acquire)) return errc::peer_closed;
+    if (peer->closed.load(std::memory_order_acquire)) return errc::peer_closed;
     if (m_wake->session_closed.load(std::memory_order_acquire)) return errc::peer_closed;
     const bool registered = m_registered.load(std::memory_order_relaxed);
     if (registered && !drained) {
@@ -249,35 +331,35 @@ std::error_code ring_transport::receive(message& out, duration timeout) noexcept
     }
     if (timeout.count() == 0) return errc::would_block;
     m_own->reader_waiting.store(1 | (registered ? 2u : 0u), std::memory_order_seq_cst);
-    const std::uint64_t again = m_peer->tail.load(std::memory_order_seq_cst);
+    const std::uint64_t again = peer->tail.load(std::memory_order_seq_cst);
     bool in_time = true;
-    if (again == m_head && !m_peer->closed.load(std::memory_order_acquire)) {
-      in_time = wait_for_change(futex_word(m_peer->tail), static_cast<std::uint32_t>(m_head), start,
-                                timeout, spun);
+    if (again == m_head && !peer->closed.load(std::memory_order_acquire)) {
+      in_time = wait_for_change(peer, futex_word(peer->tail), static_cast<std::uint32_t>(m_head),
+                                start, timeout, spun);
     }
     m_own->reader_waiting.store(registered ? 2 : 0, std::memory_order_relaxed);
     if (!in_time) return errc::timed_out;
   }
   record_header header;
   std::uint64_t used = 0;
-  if (auto ec =
-          read_record(m_peer_ring, m_capacity, m_head, tail, channel::max_fds, header, out, used)) {
+  if ((ec = read_record(m_peer_ring, m_capacity, m_head, tail, channel::max_fds, header, out,
+                        used))) {
     return ec;
   }
   out.fds.clear();
   if (header.fds != 0) {
-    if (auto ec = receive_fds(out, header.fds)) return ec;
+    if ((ec = receive_fds(out, header.fds))) return ec;
   }
   m_head += used;
   m_own->head.store(m_head, std::memory_order_seq_cst);
-  if (m_peer->writer_waiting.load(std::memory_order_seq_cst) != 0) {
+  if (peer->writer_waiting.load(std::memory_order_seq_cst) != 0) {
     futex_wake(futex_word(m_own->head));
   }
   if (m_registered.load(std::memory_order_relaxed) &&
-      m_peer->tail.load(std::memory_order_acquire) == m_head) {
+      peer->tail.load(std::memory_order_acquire) == m_head) {
     // Emptied: the eventfd goes quiet, unless a message came in between (then it stays set).
     drain_event(m_wake->own_event.get());
-    if (m_peer->tail.load(std::memory_order_seq_cst) != m_head)
+    if (peer->tail.load(std::memory_order_seq_cst) != m_head)
       signal_event(m_wake->own_event.get());
   }
   return {};

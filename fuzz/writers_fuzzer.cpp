@@ -52,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (unsigned n = in.take<std::uint8_t>() % 16; n != 0; --n) patch(base, in);
 
   std::error_code ec;
-  shared_writers w(base, capacity, region, false, ec);
+  shared_writers w(base, capacity, region, false, false, ec);
   if (ec) {
     SEAM_FUZZ_CHECK(ec == seam::errc::corrupt_arena || ec == seam::errc::arena_full);
     return 0;

@@ -132,19 +132,21 @@ const void* session::find_named(std::string_view name, const detail::named_type&
 
 void session::unlend_bytes(handle<std::byte> h) { core_of(m_core).release_local(h); }
 
-std::shared_ptr<detail::borrow_token> session::borrow_bytes(handle<std::byte> h, std::size_t size,
-                                                            std::size_t alignment,
-                                                            const void*& object,
-                                                            std::error_code& ec) noexcept {
-  if (!m_core) return ec = errc::peer_closed, nullptr;
-  object = m_core->resolve(h, size, alignment, ec);
+namespace {
+
+// What `borrow` checks and records, for a session's core (null once the session is gone).
+std::shared_ptr<detail::borrow_token> borrow_in(detail::session_core* core, handle<std::byte> h,
+                                                std::size_t size, std::size_t alignment,
+                                                const void*& object, std::error_code& ec) noexcept {
+  if (core == nullptr) return ec = errc::peer_closed, nullptr;
+  object = core->resolve(h, size, alignment, ec);
   if (ec) return nullptr;
-  auto view = m_core->peer_view(h.arena_id);
+  auto view = core->peer_view(h.arena_id);
   // resolve also takes handles into our own arenas: those are not borrowed.
   if (!view) return ec = errc::unknown_arena, nullptr;
   try {
     auto token = std::make_shared<detail::borrow_token>();
-    token->core = m_core->weak_from_this();
+    token->core = core->weak_from_this();
     token->lent = h;
     token->view = std::move(view);
     return token;
@@ -152,6 +154,28 @@ std::shared_ptr<detail::borrow_token> session::borrow_bytes(handle<std::byte> h,
     ec = std::make_error_code(std::errc::not_enough_memory);
     return nullptr;
   }
+}
+
+}  // namespace
+
+std::shared_ptr<detail::borrow_token> session::borrow_bytes(handle<std::byte> h, std::size_t size,
+                                                            std::size_t alignment,
+                                                            const void*& object,
+                                                            std::error_code& ec) noexcept {
+  return borrow_in(m_core.get(), h, size, alignment, object, ec);
+}
+
+std::function<borrowed<const std::byte>(handle<std::byte>, std::size_t, std::size_t,
+                                        std::error_code&)>
+session::borrower() const {
+  std::weak_ptr<detail::session_core> weak = core_of(m_core).weak_from_this();
+  return [weak](handle<std::byte> h, std::size_t size, std::size_t alignment,
+                std::error_code& ec) -> borrowed<const std::byte> {
+    const void* object = nullptr;
+    auto token = borrow_in(weak.lock().get(), h, size, alignment, object, ec);
+    if (ec) return {};
+    return borrowed<const std::byte>(std::move(token), static_cast<const std::byte*>(object));
+  };
 }
 
 const void* session::peer_object(std::uint64_t arena_id, std::uint64_t offset, std::size_t size,

@@ -150,7 +150,10 @@ struct hooks {
                     std::size_t length, unsigned) {
     heap& self = of(h);
     (void)size;
-    if (self.forked() || self.m_dying.load(std::memory_order_relaxed)) return true;
+    if (self.forked() || self.m_dying.load(std::memory_order_relaxed) ||
+        self.m_keep_pages.load(std::memory_order_relaxed)) {
+      return true;  // not purged: jemalloc keeps the pages as they are, not zeroed
+    }
     const auto at = static_cast<std::size_t>(static_cast<std::byte*>(addr) - self.m_base) + offset;
     return !punch_hole(self.m_fd, at, length);
   }
@@ -196,10 +199,13 @@ heap::heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std
     m_nspans.store(1, std::memory_order_release);
   } else {
     std::lock_guard lock(m_span_mutex);
-    // The creator takes half the arena at once: in an arena it writes alone, huge blocks grow
-    // in place across all of that, as they did before shared writers (a span bounds growth).
-    const std::size_t first = writers->creator() ? (capacity / 2) & ~(chunk_bytes - 1) : 0;
-    if (!add_span(std::max(first, huge_blocks::page))) {
+    // The creator of an arena that no other process may write (strict) takes all of it at once,
+    // as before shared writers: a span bounds in-place growth of huge blocks. The creator of
+    // one that may have other writers takes half, so that its huge blocks still grow far.
+    const std::size_t first = !writers->creator() ? 0
+                              : writers->sole()   ? capacity
+                                                  : (capacity / 2) & ~(chunk_bytes - 1);
+    if (!add_span(huge_blocks::page, first)) {
       ec = writers->corrupt() ? std::error_code(errc::corrupt_arena)
                               : std::error_code(errc::arena_full);
       return;
@@ -568,6 +574,14 @@ std::size_t heap::allocated() const noexcept {
 
 namespace seam::detail {
 
+void heap::keep_pages() noexcept {
+  std::lock_guard lock(m_span_mutex);
+  m_keep_pages.store(true, std::memory_order_relaxed);
+  for (unsigned i = 0, n = m_nspans.load(std::memory_order_relaxed); i < n; ++i) {
+    m_spans[i]->keep_pages();
+  }
+}
+
 std::size_t heap::reserved() const noexcept {
   std::size_t total = 0;
   for (unsigned i = 0, n = m_nspans.load(std::memory_order_acquire); i < n; ++i) {
@@ -587,7 +601,7 @@ huge_blocks* heap::huge_span(const void* p) const noexcept {
 // what one request needs: a writer that allocates little claims little, and the space of a
 // dead writer is never reused (its blocks stay valid), so short-lived writers must not eat the
 // arena's address space.
-bool heap::add_span(std::size_t least) noexcept {
+bool heap::add_span(std::size_t least, std::size_t want) noexcept {
   const unsigned n = m_nspans.load(std::memory_order_relaxed);
   if (n == max_spans) return false;
   const std::size_t most = std::clamp((m_capacity / 16) & ~(chunk_bytes - 1), chunk_bytes,
@@ -595,9 +609,10 @@ bool heap::add_span(std::size_t least) noexcept {
   const std::size_t span = n >= 12 ? most : std::min(most, chunk_bytes << n);
   least = (least + chunk_bytes - 1) & ~(chunk_bytes - 1);
   std::size_t got = 0;
-  const std::size_t at = m_writers->claim(least, std::max(least, span), got);
+  const std::size_t at = m_writers->claim(least, std::max({least, span, want}), got);
   if (at == 0) return false;
   m_spans[n].emplace(m_fd, m_base, at, at + got);
+  if (m_keep_pages.load(std::memory_order_relaxed)) m_spans[n]->keep_pages();
   for (std::size_t c = at >> chunk_shift; c < ((at + got) >> chunk_shift); ++c) {
     m_span_of[c].store(static_cast<std::uint8_t>(n + 1), std::memory_order_relaxed);
   }

@@ -88,6 +88,9 @@ class heap {
   std::size_t usable_size(const void* p) const noexcept;
 
   void flush_thread_cache() noexcept;
+  /// For a strict arena, whose memfd refuses to punch holes: never tries to (jemalloc keeps
+  /// its free pages as not zeroed, huge ranges are zeroed by hand when jemalloc takes them).
+  void keep_pages() noexcept;
   /// Returns the shared cache and the calling thread's caches to jemalloc, then every free page
   /// of the heap to the kernel.
   void purge() noexcept;
@@ -143,7 +146,8 @@ class heap {
   huge_blocks* huge_span(const void* p) const noexcept;  // the span if `p` is a huge block
   void* carve(std::size_t size, std::size_t alignment) noexcept;
   void* allocate_huge(std::size_t size, std::size_t alignment, bool zero) noexcept;
-  bool add_span(std::size_t least) noexcept;  // called with m_span_mutex held
+  // Claims a span of at least `least` bytes, preferably `want`; with m_span_mutex held.
+  bool add_span(std::size_t least, std::size_t want = 0) noexcept;
   void free_local(void* p) noexcept;
 
   hook_table m_table;
@@ -161,6 +165,7 @@ class heap {
   std::uint64_t m_generation;
   unsigned m_fork_epoch;
   std::atomic<bool> m_dying{false};
+  std::atomic<bool> m_keep_pages{false};  // see keep_pages()
   shared_writers* m_writers;
   // The spans, each split between huge blocks and jemalloc; made in place (no allocation in a
   // hook) and never destroyed before the heap. Written under m_span_mutex, before m_nspans.

@@ -135,7 +135,7 @@ void huge_blocks::release(std::size_t at, std::size_t size) noexcept {
   insert_free(at, size);
   insert(m_dirty, at, size);
   m_dirty_bytes += size;
-  if (m_dirty_bytes > dirty_limit) punch_dirty();
+  if (m_dirty_bytes > dirty_limit && !m_keep_pages) punch_dirty();
 }
 
 std::size_t huge_blocks::expand(void* p, std::size_t min_size,
@@ -195,7 +195,7 @@ void huge_blocks::punch_dirty() noexcept {
 
 void huge_blocks::purge() noexcept {
   std::lock_guard lock(m_mutex);
-  punch_dirty();
+  if (!m_keep_pages) punch_dirty();
 }
 
 std::size_t huge_blocks::allocated() const noexcept {
@@ -217,7 +217,12 @@ bool huge_blocks::give_back_top() noexcept {
   const std::size_t at = last->first, size = last->second;
   std::uint64_t b = m_bounds.load(std::memory_order_relaxed);
   if (at + size != low(b) * page) return false;
-  if (remove(m_dirty, at, size) != 0) {
+  if (m_keep_pages) {
+    // No holes in a strict arena: zero the dirty parts (all inside this coalesced free range).
+    for (auto it = m_dirty.lower_bound(at); it != m_dirty.end(); it = m_dirty.erase(it)) {
+      std::memset(m_base + it->first, 0, it->second);
+    }
+  } else if (remove(m_dirty, at, size) != 0) {
     // Punched as a whole: clean pages in it cost nothing to punch.
     if (!punch_hole(m_fd, at, size)) {
       insert(m_dirty, at, size);  // keep counting it; jemalloc does not get it

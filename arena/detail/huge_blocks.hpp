@@ -57,6 +57,12 @@ class huge_blocks {
   std::size_t usable_size(const void* p) const noexcept;
   /// Punches every free huge range.
   void purge() noexcept;
+  /// From now on never punches (the memfd of a strict arena refuses it): free pages stay
+  /// resident for reuse, and a range given back to jemalloc is zeroed by hand instead.
+  void keep_pages() noexcept {
+    std::lock_guard lock(m_mutex);
+    m_keep_pages = true;
+  }
   /// Bytes in live huge blocks.
   std::size_t allocated() const noexcept;
   /// Bytes of address space handed out on either side.
@@ -97,6 +103,7 @@ class huge_blocks {
   std::map<std::size_t, std::size_t> m_dirty;  // the parts of free ranges that hold old bytes
   std::size_t m_live_bytes = 0;
   std::size_t m_dirty_bytes = 0;
+  bool m_keep_pages = false;  // see keep_pages()
 };
 
 }  // namespace seam::detail

@@ -65,8 +65,25 @@ void unmap(void* p, std::size_t size) noexcept {
   if (p != nullptr) ::munmap(p, size);
 }
 
+void seal_strict(int fd, std::error_code& ec) noexcept {
+  // F_SEAL_SEAL last of all: a reader that reopens the memfd writable (it can, after fchmod)
+  // could otherwise add seals of its own.
+  if (::fcntl(fd, F_ADD_SEALS, share_seals | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) != 0 ||
+      ::fchmod(fd, 0400) != 0) {
+    ec = last_error();
+    return;
+  }
+  ec.clear();
+}
+
+bool is_strict(int fd) noexcept {
+  const int seals = ::fcntl(fd, F_GET_SEALS);
+  return seals >= 0 && (seals & F_SEAL_FUTURE_WRITE) != 0;
+}
+
 unique_fd share_read_only(int fd, std::error_code& ec) noexcept {
-  if (::fcntl(fd, F_ADD_SEALS, share_seals) != 0 || ::fchmod(fd, 0400) != 0) {
+  // A strict arena's seals are all there, F_SEAL_SEAL included (adding any would fail).
+  if ((!is_sealed(fd) && ::fcntl(fd, F_ADD_SEALS, share_seals) != 0) || ::fchmod(fd, 0400) != 0) {
     ec = last_error();
     return {};
   }
@@ -82,7 +99,7 @@ unique_fd share_read_only(int fd, std::error_code& ec) noexcept {
 }
 
 unique_fd share_read_write(int fd, std::error_code& ec) noexcept {
-  if (::fcntl(fd, F_ADD_SEALS, share_seals) != 0) {
+  if (!is_sealed(fd) && ::fcntl(fd, F_ADD_SEALS, share_seals) != 0) {
     ec = last_error();
     return {};
   }

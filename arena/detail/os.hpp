@@ -19,9 +19,11 @@ unique_fd create_memfd(const char* name, std::size_t size, std::error_code& ec) 
 void* map_aligned(int fd, std::size_t size, bool writable, std::error_code& ec) noexcept;
 void unmap(void* p, std::size_t size) noexcept;
 
-/// Seals `fd` against shrinking and growing and makes it mode 0400, then opens a new, read-only
-/// file description of it (through /proc/self/fd), so the receiver cannot write, truncate, or
-/// reopen it for writing (unless it has CAP_DAC_OVERRIDE).
+/// Seals `fd` against shrinking and growing (unless it is sealed already) and makes it mode
+/// 0400, then opens a new, read-only file description of it (through /proc/self/fd), so the
+/// receiver cannot write or truncate it. The mode stops other uids from reopening it for
+/// writing; a receiver of the owner's uid can `fchmod` it and reopen it, and then write it
+/// unless it was sealed by `seal_strict`.
 unique_fd share_read_only(int fd, std::error_code& ec) noexcept;
 
 /// Seals `fd` against shrinking and growing (as `share_read_only` does) and returns a duplicate
@@ -36,6 +38,15 @@ unique_fd open_pidfd(int pid) noexcept;
 
 /// True if the process of `pidfd` has ended (a poll that does not wait).
 bool process_ended(int pidfd) noexcept;
+
+/// Seals `fd` for `isolation::strict`: against shrinking, growing, every future writable
+/// mapping, write and fallocate (`F_SEAL_FUTURE_WRITE`), and against further seals, and makes
+/// it mode 0400. Mappings made before keep writing: call it after the owner's own mapping.
+/// Holes can no longer be punched afterwards (`punch_hole` fails).
+void seal_strict(int fd, std::error_code& ec) noexcept;
+
+/// True if `fd` carries `F_SEAL_FUTURE_WRITE`: no process can map it writable any more.
+bool is_strict(int fd) noexcept;
 
 /// True if `fd` carries the seals `share_read_only` sets. A view refuses an unsealed fd: its
 /// owner could shrink it and crash the reader with SIGBUS.

@@ -51,11 +51,12 @@ void shared_writers::format(std::byte* base, std::size_t capacity, std::size_t r
 }
 
 shared_writers::shared_writers(std::byte* base, std::size_t capacity, std::size_t region,
-                               bool creator, std::error_code& ec) noexcept
+                               bool creator, bool sole, std::error_code& ec) noexcept
     : m_base(base),
       m_capacity(capacity),
       m_pid(::getpid()),
       m_creator(creator),
+      m_sole(sole),
       m_region_end(region + writers_region_bytes(capacity)),
       m_header(reinterpret_cast<writers_header*>(base + region)) {
   if (m_region_end > capacity || load(m_header->magic) != writers_magic ||

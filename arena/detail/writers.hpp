@@ -70,8 +70,9 @@ class shared_writers {
   /// Joins the writers of the arena at `base` (header already checked): validates the region
   /// and takes a free slot (reaping dead writers first). `errc::corrupt_arena` or
   /// `errc::arena_full` (no slot).
+  /// `sole`: no other process will ever write the arena (a strict arena's creator).
   shared_writers(std::byte* base, std::size_t capacity, std::size_t region, bool creator,
-                 std::error_code& ec) noexcept;
+                 bool sole, std::error_code& ec) noexcept;
   shared_writers(const shared_writers&) = delete;
   shared_writers& operator=(const shared_writers&) = delete;
   /// Leaves the slot (its chunks become orphaned: their blocks stay valid).
@@ -102,6 +103,8 @@ class shared_writers {
   bool corrupt() const noexcept { return m_corrupt.load(std::memory_order_relaxed); }
   /// True in the process that created the arena.
   bool creator() const noexcept { return m_creator; }
+  /// True if no other process will ever write the arena.
+  bool sole() const noexcept { return m_sole; }
   /// The slot this process occupies.
   unsigned slot() const noexcept { return m_index; }
 
@@ -116,6 +119,7 @@ class shared_writers {
   std::size_t m_capacity;
   int m_pid;                 // a forked child's copy must not leave the parent's slot
   bool m_creator;
+  bool m_sole;
   std::size_t m_region_end;  // first byte after the writers region
   writers_header* m_header;
   writer_slot* m_slot = nullptr;

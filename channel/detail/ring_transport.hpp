@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
 
 #include "channel/detail/ring.hpp"
 #include "seam/base/unique_fd.hpp"
@@ -18,20 +20,35 @@ namespace seam::detail {
 /// is being destroyed, so it owns what it touches.
 struct ring_wake {
   std::atomic<bool> session_closed{false};
-  borrowed<const ring_block> peer;  // keeps the peer's arena mapped
-  unique_fd own_event;              // our eventfd: readable for epoll users
+  unique_fd own_event;  // our eventfd: readable for epoll users
+  /// Keeps the peer's block (and arena) mapped, from when the peer's answer arrived.
+  void set_peer(borrowed<const std::byte> peer) noexcept;
   /// Wakes every waiter of this side (they then see `session_closed`).
   void wake_all() noexcept;
+
+ private:
+  std::mutex m_mutex;  // the hook runs on the session's thread, `set_peer` on a user's
+  borrowed<const std::byte> m_peer;
 };
+
+/// The end of the channel's setup that an opener waits for: reads the acceptor's answer from
+/// the channel's socket (waiting up to the timeout) and gives the acceptor's block, checked,
+/// and its eventfd. `errc::would_block` (timeout 0) or `errc::timed_out` while it is not there.
+using ring_answer = std::function<std::error_code(int socket, std::chrono::milliseconds timeout,
+                                                  borrowed<const std::byte>& block,
+                                                  unique_fd& event)>;
 
 class ring_transport final : public channel_transport {
  public:
   /// `own`: this side's block (lent to the peer, freed when the last of the lend and this
-  /// transport lets go); `wake`: the peer's block, borrowed, and our eventfd; `aux`: the
-  /// channel's socket; `peer_event`: the peer's eventfd, signalled when it waits with epoll.
+  /// transport lets go); `wake`: our eventfd, and the peer's block once known; `aux`: the
+  /// channel's socket. The acceptor knows the peer's block and eventfd (`peer`, `peer_event`:
+  /// signalled when the peer waits with epoll); the opener passes empty ones and `answer`,
+  /// and learns them when the acceptor's answer arrives: it may send before that (the ring
+  /// is empty), so that `open_channel` need not wait for the peer to accept, as with a socket.
   ring_transport(std::shared_ptr<ring_block> own, std::shared_ptr<ring_wake> wake,
-                 std::shared_ptr<void> watch, unique_fd aux, unique_fd peer_event,
-                 std::chrono::nanoseconds spin) noexcept;
+                 std::shared_ptr<void> watch, unique_fd aux, borrowed<const std::byte> peer,
+                 unique_fd peer_event, ring_answer answer, std::chrono::nanoseconds spin);
   ~ring_transport() override;
 
   std::error_code send(std::span<const std::span<const std::byte>> parts, std::span<const int> fds,
@@ -46,15 +63,23 @@ class ring_transport final : public channel_transport {
   using clock = std::chrono::steady_clock;
   // Spins, then sleeps on `word` while it holds `expected`, until `deadline_of(timeout)`.
   // Returns false once the time is up.
-  bool wait_for_change(const std::uint32_t* word, std::uint32_t expected, clock::time_point start,
-                       duration timeout, bool& spun) noexcept;
+  bool wait_for_change(const ring_block* peer, const std::uint32_t* word, std::uint32_t expected,
+                       clock::time_point start, duration timeout, bool& spun) noexcept;
   std::error_code receive_fds(message& out, std::uint32_t count) noexcept;
+  // The peer's block, waiting up to `timeout` for the acceptor's answer if it is not known yet;
+  // null with `ec` set if it is not there.
+  const ring_block* peer_block(duration timeout, std::error_code& ec) noexcept;
+  void adopt_peer(borrowed<const std::byte> peer, unique_fd peer_event) noexcept;
 
   std::shared_ptr<ring_block> m_own;
   std::shared_ptr<ring_wake> m_wake;
   std::shared_ptr<void> m_watch;  // the session's close hook, removed with the transport
-  const ring_block* m_peer;
-  const std::byte* m_peer_ring;
+  // Set once, by whichever thread sees the acceptor's answer first (under m_answer_mutex).
+  std::atomic<const ring_block*> m_peer{nullptr};
+  const std::byte* m_peer_ring = nullptr;
+  std::timed_mutex m_answer_mutex;
+  ring_answer m_answer;          // until the answer came (opener only)
+  std::error_code m_answer_error;  // the answer was bad: the channel is broken
   std::byte* m_own_ring;
   std::uint64_t m_capacity;
   unique_fd m_aux;

@@ -14,13 +14,11 @@
 // writer's memory.
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -42,28 +40,8 @@ struct record {
   std::int64_t value;
 };
 
-/// The shared table: a hash map and its robust, process-shared lock.
-// TODO: seam::synchronized<seam::hash_map<…>> and seam::mutex once they land.
-struct table {
-  table() {
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-    pthread_mutex_init(&lock, &attr);
-    pthread_mutexattr_destroy(&attr);
-  }
-  /// Locks; true if the previous owner died holding the lock.
-  bool acquire() {
-    if (pthread_mutex_lock(&lock) != EOWNERDEAD) return false;
-    pthread_mutex_consistent(&lock);
-    return true;
-  }
-  void release() { pthread_mutex_unlock(&lock); }
-
-  pthread_mutex_t lock;
-  seam::hash_map<std::int64_t, record> entries;
-};
+/// The shared table: a hash map and its robust, process-shared lock (`seam::mutex`).
+using table = seam::synchronized<seam::hash_map<std::int64_t, record>>;
 
 std::int64_t value_of(std::int64_t key) { return key * 31 + 7; }
 
@@ -71,14 +49,13 @@ std::int64_t value_of(std::int64_t key) { return key * 31 + 7; }
 int run_victim(table& t, std::int64_t keys) {
   for (std::int64_t i = 0; i < keys; ++i) {
     const std::int64_t key = 2 * i + 1;
-    t.acquire();
-    t.entries.insert({key, record{2, value_of(key)}});
+    auto entries = t.lock();
+    entries->insert({key, record{2, value_of(key)}});
     if (i == keys / 2) {
       std::printf("writer 2: %lld keys in, holding the lock\n", static_cast<long long>(i + 1));
       std::fflush(stdout);
       for (;;) ::pause();  // SIGKILL comes here
     }
-    t.release();
   }
   return 1;
 }
@@ -88,27 +65,26 @@ int run_victim(table& t, std::int64_t keys) {
 int run_survivor(seam::arena& a, table& t, std::int64_t keys) {
   bool previous_owner_died = false;
   auto lock = [&] {
-    if (t.acquire()) {
+    auto entries = t.lock();
+    if (entries.previous_owner_died()) {
       previous_owner_died = true;
       // A real program would check or repair what the lock guards here.
       std::printf("writer 1: the lock's previous owner died; the table holds %zu entries\n",
-                  t.entries.size());
+                  entries->size());
     }
+    return entries;
   };
-  for (std::int64_t i = 0; i < keys; ++i) {
-    lock();
-    t.entries.insert({2 * i, record{1, value_of(2 * i)}});
-    t.release();
-  }
+  for (std::int64_t i = 0; i < keys; ++i) lock()->insert({2 * i, record{1, value_of(2 * i)}});
   char line[16];
   if (::read(0, line, sizeof line) <= 0) return 1;  // "killed"
-  lock();
   std::size_t mine = 0, theirs = 0, wrong = 0;
-  for (const auto& [key, r] : t.entries) {
-    (r.writer == 1 ? mine : theirs) += 1;
-    wrong += r.value != value_of(key) || (key % 2 == 1) != (r.writer == 2);
+  {
+    auto entries = lock();
+    for (const auto& [key, r] : *entries) {
+      (r.writer == 1 ? mine : theirs) += 1;
+      wrong += r.value != value_of(key) || (key % 2 == 1) != (r.writer == 2);
+    }
   }
-  t.release();
   const seam::arena_stats s = a.stats();
   std::printf("writer 1: table of %zu entries: %zu of mine (all %lld), %zu from the dead writer 2, "
               "%zu wrong\n",
@@ -150,7 +126,8 @@ pid_t start_writer(const char* self, int id, std::int64_t keys, int fd, int in, 
 }
 
 int run_creator(const char* self, std::int64_t keys) {
-  seam::arena a({.capacity = std::size_t{4} << 30, .name = "shared-writers"});
+  seam::arena a({.capacity = std::size_t{4} << 30, .name = "shared-writers",
+                 .isolation = seam::isolation::trust_same_uid});
   a.make_named<table>("table");
   int to_survivor[2], from_victim[2];
   if (::pipe2(to_survivor, O_CLOEXEC) != 0 || ::pipe2(from_victim, O_CLOEXEC) != 0) return 1;

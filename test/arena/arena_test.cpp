@@ -207,7 +207,8 @@ TEST(ArenaTest, ForkedChildGetsAClearErrorAndCannotCorruptTheParent) {
 }
 
 TEST(ArenaTest, FreedGigabyteGoesBackToTheKernel) {
-  seam::arena a({.capacity = 4 * GiB, .name = "purge"});
+  seam::arena a(
+      {.capacity = 4 * GiB, .name = "purge", .isolation = seam::isolation::trust_same_uid});
   seam::unique_fd shared = a.share();  // punching holes must still work once sealed
   const std::size_t before = a.stats().resident;
   std::vector<void*> blocks;

@@ -222,7 +222,8 @@ TEST(ArenaHeapTest, HugeBlockGrowsIntoTheFreedBlockAfterIt) {
 }
 
 TEST(ArenaHeapTest, FreedHugeBlocksAreZeroWhenAskedAndGoBackToTheKernel) {
-  seam::arena a({.capacity = 2 * GiB, .name = "huge-purge"});
+  seam::arena a(
+      {.capacity = 2 * GiB, .name = "huge-purge", .isolation = seam::isolation::trust_same_uid});
   const std::size_t before = a.stats().resident;
   auto* p = static_cast<unsigned char*>(a.allocate(300 * MiB));
   std::memset(p, 0xab, 300 * MiB);
@@ -245,11 +246,9 @@ TEST(ArenaHeapTest, FreedHugeBlocksAreZeroWhenAskedAndGoBackToTheKernel) {
 
 TEST(ArenaHeapTest, SpaceFreedByHugeBlocksServesJemallocsBlocks) {
   seam::arena a({.capacity = 64 * MiB, .name = "give-back"});
-  // The creator's first span is half the arena (the rest is claimed in smaller spans).
-  void* huge = a.allocate(24 * MiB);
-  a.deallocate(huge, 24 * MiB);
-  // jemalloc's side (from the top down) gets the huge region's free top back when it is full:
-  // without it, 24 MiB of the first span would be lost to it.
+  void* huge = a.allocate(48 * MiB);
+  a.deallocate(huge, 48 * MiB);
+  // jemalloc's side (from the top down) gets the huge region's free top back when it is full.
   std::vector<void*> blocks;
   while (void* p = a.allocate(256 * KiB, 16, std::nothrow)) blocks.push_back(p);
   EXPECT_GE(blocks.size() * 256 * KiB, 48 * MiB);

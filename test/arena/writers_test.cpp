@@ -46,15 +46,15 @@ void insert_share(seam::arena& w, writer_table& t, std::int64_t first, std::int6
                   std::int64_t end) {
   seam::arena_scope scope{w};
   for (std::int64_t k = first; k < end; k += step) {
-    t.acquire();
-    t.tree.emplace(k, value_of(k));
+    auto tree = t.tree.lock();
+    tree->emplace(k, value_of(k));
     t.hash.insert({k, value_of(k)});
-    t.release();
   }
 }
 
 TEST(WritersTest, AttachedWriterAllocatesInChunksOfItsOwn) {
-  seam::arena a({.capacity = GiB, .name = "attach"});
+  seam::arena a({.capacity = GiB, .name = "attach",
+                  .isolation = seam::isolation::trust_same_uid});
   std::vector<std::byte*> mine;
   for (int i = 0; i < 100; ++i) {
     auto* p = static_cast<std::byte*>(a.allocate(1000));
@@ -93,7 +93,8 @@ TEST(WritersTest, AttachedWriterAllocatesInChunksOfItsOwn) {
 }
 
 TEST(WritersTest, ShareStaysReadOnlyAndAViewCannotAttach) {
-  seam::arena a({.capacity = 64 * MiB, .name = "ro"});
+  seam::arena a({.capacity = 64 * MiB, .name = "ro",
+                  .isolation = seam::isolation::trust_same_uid});
   EXPECT_THROW(
       {
         try {
@@ -106,12 +107,20 @@ TEST(WritersTest, ShareStaysReadOnlyAndAViewCannotAttach) {
       std::system_error);
 }
 
+TEST(WritersTest, StrictArenaIsNeverSharedForWriting) {
+  seam::arena a({.capacity = 64 * MiB, .name = "strict"});  // strict is the default
+  std::error_code ec;
+  EXPECT_FALSE(a.share_writable(ec));
+  EXPECT_EQ(ec, seam::errc::strict_isolation);
+}
+
 class WritersInsertTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(WritersInsertTest, WritersInsertIntoOneMapAndOneHashMap) {
   const int writers = GetParam();
   constexpr std::int64_t keys = 20000;
-  seam::arena a({.capacity = 4 * GiB, .name = "insert"});
+  seam::arena a({.capacity = 4 * GiB, .name = "insert",
+                  .isolation = seam::isolation::trust_same_uid});
   auto* t = a.make_named<writer_table>("table");
   std::vector<seam::test::process> children;
   for (int i = 0; i < writers; ++i) {
@@ -123,10 +132,12 @@ TEST_P(WritersInsertTest, WritersInsertIntoOneMapAndOneHashMap) {
     }));
   }
   for (auto& c : children) EXPECT_EQ(c.wait(), 0);
-  ASSERT_EQ(t->tree.size(), static_cast<std::size_t>(keys));
+  auto tree = t->tree.lock();
+  EXPECT_FALSE(tree.previous_owner_died());
+  ASSERT_EQ(tree->size(), static_cast<std::size_t>(keys));
   ASSERT_EQ(t->hash.size(), static_cast<std::size_t>(keys));
   std::int64_t expected = 0;
-  for (const auto& [k, v] : t->tree) {
+  for (const auto& [k, v] : *tree) {
     ASSERT_EQ(k, expected);
     ASSERT_EQ(v, value_of(k));
     ++expected;
@@ -138,7 +149,7 @@ TEST_P(WritersInsertTest, WritersInsertIntoOneMapAndOneHashMap) {
   }
   // The writers left: their nodes stay readable, erasing them is a dropped (orphan) free.
   seam::arena_scope scope{a};
-  t->tree.clear();
+  tree->clear();
   EXPECT_GE(a.stats().orphan_frees, static_cast<std::size_t>(keys / 2));
 }
 
@@ -146,13 +157,15 @@ INSTANTIATE_TEST_SUITE_P(TwoAndFour, WritersInsertTest, ::testing::Values(2, 4))
 
 TEST(WritersTest, ErasingAnotherWritersNodesReturnsThemToItsHeap) {
   constexpr std::int64_t keys = 50000;
-  seam::arena a({.capacity = GiB, .name = "remote"});
+  seam::arena a({.capacity = GiB, .name = "remote",
+                  .isolation = seam::isolation::trust_same_uid});
   auto* t = a.make_named<writer_table>("table");
   a.purge();
   const std::size_t baseline = a.stats().allocated;
   {
     seam::arena_scope scope{a};
-    for (std::int64_t k = 0; k < keys; ++k) t->tree.emplace(k, value_of(k));
+    auto tree = t->tree.lock();
+    for (std::int64_t k = 0; k < keys; ++k) tree->emplace(k, value_of(k));
   }
   ASSERT_GT(a.stats().allocated, baseline + keys * 32);
   seam::test::pipe_pair erased, done;
@@ -161,9 +174,7 @@ TEST(WritersTest, ErasingAnotherWritersNodesReturnsThemToItsHeap) {
     if (table == nullptr) return 1;
     {
       seam::arena_scope scope{w};
-      table->acquire();
-      table->tree.clear();
-      table->release();
+      table->tree.lock()->clear();
     }
     const seam::arena_stats s = w.stats();
     if (s.remote_frees_sent != static_cast<std::size_t>(keys)) return 2;
@@ -185,7 +196,8 @@ TEST(WritersTest, ErasingAnotherWritersNodesReturnsThemToItsHeap) {
 }
 
 TEST(WritersTest, OwnerTakesRemoteFreesBackAtItsAllocationSlowPath) {
-  seam::arena a({.capacity = GiB, .name = "slow-path"});
+  seam::arena a({.capacity = GiB, .name = "slow-path",
+                  .isolation = seam::isolation::trust_same_uid});
   std::vector<std::size_t> offsets;
   for (int i = 0; i < 1000; ++i) {
     offsets.push_back(static_cast<std::size_t>(static_cast<std::byte*>(a.allocate(4096)) - a.base()));
@@ -201,7 +213,8 @@ TEST(WritersTest, OwnerTakesRemoteFreesBackAtItsAllocationSlowPath) {
 }
 
 TEST(WritersTest, WriterKilledMidWayLeavesItsBlocksValidAndOthersGoOn) {
-  seam::arena a({.capacity = 4 * GiB, .name = "death"});
+  seam::arena a({.capacity = 4 * GiB, .name = "death",
+                  .isolation = seam::isolation::trust_same_uid});
   auto* t = a.make_named<writer_table>("table");
   seam::test::pipe_pair ready;
   auto victim = attached_child(a, [&](seam::arena& w) -> int {
@@ -211,7 +224,7 @@ TEST(WritersTest, WriterKilledMidWayLeavesItsBlocksValidAndOthersGoOn) {
     seam::arena_scope scope{w};
     void* pending = w.allocate(5000);
     std::memset(pending, 1, 5000);
-    table->acquire();
+    auto held = table->tree.lock();
     seam::test::write_all(ready.write_end.get(), "ready\n");
     for (;;) ::pause();
   });
@@ -219,32 +232,36 @@ TEST(WritersTest, WriterKilledMidWayLeavesItsBlocksValidAndOthersGoOn) {
   victim.kill();
   EXPECT_EQ(victim.wait(), 1000 + SIGKILL);
   // The lock reports the death; the dead writer's nodes are all there.
-  EXPECT_TRUE(t->acquire());
-  ASSERT_EQ(t->tree.size(), 1000u);
-  for (std::int64_t k = 0; k < 1000; ++k) ASSERT_EQ(t->tree.at(k), value_of(k));
+  auto tree = t->tree.lock();
+  EXPECT_TRUE(tree.previous_owner_died());
+  ASSERT_EQ(tree->size(), 1000u);
+  for (std::int64_t k = 0; k < 1000; ++k) ASSERT_EQ(tree->at(k), value_of(k));
   const seam::arena_stats s = a.stats();
   EXPECT_EQ(s.writers, 1u);
   EXPECT_GE(s.orphaned, seam::detail::chunk_bytes);
   // Another writer attaches (reusing the slot) and goes on inserting; erasing the dead
   // writer's nodes drops them.
-  t->release();
+  tree.unlock();
   auto next = attached_child(a, [&](seam::arena& w) {
     auto* table = w.find<writer_table>("table");
     insert_share(w, *table, 1000, 1, 2000);
     seam::arena_scope scope{w};
-    table->acquire();
-    for (std::int64_t k = 0; k < 500; ++k) table->tree.erase(k);
-    table->release();
+    auto locked = table->tree.lock();
+    for (std::int64_t k = 0; k < 500; ++k) locked->erase(k);
+    locked.unlock();
     return w.stats().writers == 2 ? 0 : 1;
   });
   EXPECT_EQ(next.wait(), 0);
-  EXPECT_EQ(t->tree.size(), 1500u);
+  auto again = t->tree.lock();
+  EXPECT_FALSE(again.previous_owner_died());
+  EXPECT_EQ(again->size(), 1500u);
   EXPECT_GE(a.stats().orphan_frees, 500u);
-  for (std::int64_t k = 500; k < 2000; ++k) ASSERT_EQ(t->tree.at(k), value_of(k));
+  for (std::int64_t k = 500; k < 2000; ++k) ASSERT_EQ(again->at(k), value_of(k));
 }
 
 TEST(WritersTest, WriterKilledWithRemoteFreesPendingDropsThem) {
-  seam::arena a({.capacity = GiB, .name = "pending"});
+  seam::arena a({.capacity = GiB, .name = "pending",
+                  .isolation = seam::isolation::trust_same_uid});
   seam::test::pipe_pair offsets_pipe, freed;
   auto victim = attached_child(a, [&](seam::arena& w) -> int {
     std::string line;
@@ -283,7 +300,8 @@ std::string name_of(int writer, int k) {
 }
 
 TEST(WritersTest, WritersMakeNamedObjectsAtTheSameTime) {
-  seam::arena a({.capacity = GiB, .name = "names"});
+  seam::arena a({.capacity = GiB, .name = "names",
+                  .isolation = seam::isolation::trust_same_uid});
   constexpr int per_writer = 300;
   std::vector<seam::test::process> children;
   for (int i = 0; i < 3; ++i) {
@@ -306,7 +324,8 @@ TEST(WritersTest, WritersMakeNamedObjectsAtTheSameTime) {
 }
 
 TEST(WritersTest, SlotsAreReusedAfterWritersEnd) {
-  seam::arena a({.capacity = GiB, .name = "reuse"});
+  seam::arena a({.capacity = GiB, .name = "reuse",
+                  .isolation = seam::isolation::trust_same_uid});
   // More writers, one after another, than there are slots: each takes a freed slot, and each
   // claims only a chunk or two of address space.
   for (unsigned i = 0; i < seam::detail::max_writers + 6; ++i) {
@@ -330,7 +349,8 @@ seam::detail::writers_header& writers_of(seam::arena& a) {
 
 // A buggy writer's garbage in the shared table: refused, never followed out of the arena.
 TEST(WritersCorruptionTest, GarbageBumpPointerFailsClaimsNotTheProcess) {
-  seam::arena a({.capacity = 64 * MiB, .name = "bump"});
+  seam::arena a({.capacity = 64 * MiB, .name = "bump",
+                  .isolation = seam::isolation::trust_same_uid});
   writers_of(a).first_free = ~std::uint64_t{0} - 5;
   std::vector<void*> blocks;
   // The creator's first span (half the arena) still serves; past it, nothing more is claimed.
@@ -344,7 +364,8 @@ TEST(WritersCorruptionTest, GarbageBumpPointerFailsClaimsNotTheProcess) {
 }
 
 TEST(WritersCorruptionTest, GarbageRemoteFreeLinkEndsTheWalk) {
-  seam::arena a({.capacity = 64 * MiB, .name = "link"});
+  seam::arena a({.capacity = 64 * MiB, .name = "link",
+                  .isolation = seam::isolation::trust_same_uid});
   auto& slot = writers_of(a).slots[0];
   // A head naming a block outside the arena, for the right generation, with a count saying
   // one block is pending.
@@ -358,7 +379,8 @@ TEST(WritersCorruptionTest, GarbageRemoteFreeLinkEndsTheWalk) {
 }
 
 TEST(WritersCorruptionTest, CyclicRemoteFreeListIsBoundedByThePushCount) {
-  seam::arena a({.capacity = 64 * MiB, .name = "cycle"});
+  seam::arena a({.capacity = 64 * MiB, .name = "cycle",
+                  .isolation = seam::isolation::trust_same_uid});
   auto* block = static_cast<std::byte*>(a.allocate(64));
   const auto at = static_cast<std::uint64_t>(block - a.base());
   auto& slot = writers_of(a).slots[0];
@@ -373,7 +395,8 @@ TEST(WritersCorruptionTest, CyclicRemoteFreeListIsBoundedByThePushCount) {
 }
 
 TEST(WritersCorruptionTest, FreeIntoAChunkWithAGarbageOwnerIsDropped) {
-  seam::arena a({.capacity = 64 * MiB, .name = "owner"});
+  seam::arena a({.capacity = 64 * MiB, .name = "owner",
+                  .isolation = seam::isolation::trust_same_uid});
   seam::test::pipe_pair offsets;
   auto child = attached_child(a, [&](seam::arena& w) {
     seam::test::write_all(offsets.write_end.get(),

@@ -69,6 +69,28 @@ TEST(RingTest, HundredThousandMessagesComeBackInOrderThroughASmallRing) {
   EXPECT_EQ(r.finish(), 0);
 }
 
+TEST(RingTest, AnOpenerSendsBeforeThePeerAcceptsAndWhatItSentOutlivesItsClose) {
+  // As on a socket channel: open_channel does not wait for the accept, and messages sent
+  // before it (even on a channel closed since) are all received, then the close.
+  const std::string app = unique_app();
+  seam::session_server server{app};
+  constexpr std::uint64_t count = 100;
+  peer client{"ring-early", app, count};
+  seam::session s = server.accept(30s);
+  EXPECT_EQ(client.line(), "connected");
+  EXPECT_EQ(client.line(), "sent");
+  auto closed = s.accept_channel(10s);
+  for (std::uint64_t i = 0; i < count; ++i) ASSERT_EQ(number_of(closed.receive(10s)), i);
+  std::error_code ec;
+  seam::message m;
+  EXPECT_FALSE(closed.receive(m, 10s, ec));
+  EXPECT_EQ(ec, seam::errc::peer_closed) << ec.message();
+  auto open = s.accept_channel(10s);
+  for (std::uint64_t i = 0; i < count; ++i) ASSERT_EQ(number_of(open.receive(10s)), i);
+  open.send("got them");
+  EXPECT_EQ(client.proc.wait(), 0);
+}
+
 TEST(RingTest, MessagesOfEverySizeUpToTheRingArriveWhole) {
   seam::channel_options options{.transport = seam::transport::ring, .ring_bytes = 64 << 10};
   options.spin = 0ns;  // always sleep: the futex path

@@ -51,6 +51,15 @@ inline void connect_to_a_new_server(const std::string& app, const held_resources
   seam::test::expect_round_trip(s, next, next_value());
 }
 
+// Closes `channels`, then checks that arena `a` holds `allocated` bytes again: a ring channel
+// keeps its ring in its sender's session arena until the channel goes.
+template <class... Channels>
+void expect_allocated_once_closed(const seam::arena& a, std::size_t allocated,
+                                  Channels&... channels) {
+  (channels.close(), ...);
+  EXPECT_EQ(a.stats().allocated, allocated);
+}
+
 inline std::span<const std::byte> text(const char* s) {
   return std::as_bytes(std::span(s, std::strlen(s)));
 }
@@ -110,5 +119,7 @@ void borrower_while_reader_walks();
 void writer_holding_lock();
 void writer_between_alloc_and_insert();
 void writer_with_remote_frees_pending();
+// A process killed holding a seam::mutex, half way through a change: crash_cases_lock.cpp.
+void locker_holding_lock();
 
 }  // namespace seam::test::crash_cases

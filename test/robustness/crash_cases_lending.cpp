@@ -17,7 +17,7 @@ void expect_lends_both_ways_released(seam::session& s, crash_peer& victim) {
   for (std::size_t i = 0; i < crash::lends; ++i) {
     mine.push_back(s.lend(s.arena().make<std::uint64_t>(crash::test_value(i))).as<std::byte>());
   }
-  auto out = s.open_channel();
+  auto out = s.open_channel(crash::transport());
   out.send(text("lends"), {}, mine);
   auto in = s.accept_channel(30s);
   auto m = in.receive(30s);
@@ -30,7 +30,7 @@ void expect_lends_both_ways_released(seam::session& s, crash_peer& victim) {
   ASSERT_TRUE(victim.kill_and_reap());
   expect_closed_by_death(s);
   EXPECT_EQ(s.lent_count(), 0u);
-  EXPECT_EQ(s.arena().stats().allocated, allocated);
+  expect_allocated_once_closed(s.arena(), allocated, out, in);
   // What we borrowed from the dead peer reads the same until we let go.
   std::size_t wrong = 0;
   for (std::size_t i = 0; i < held.size(); ++i) wrong += *held[i] != crash::peer_value(i);
@@ -79,7 +79,7 @@ void lender_with_lends_outstanding() {
     ASSERT_TRUE(victim.kill_and_reap());
     expect_closed_by_death(s);
     EXPECT_EQ(s.lent_count(), 0u);
-    EXPECT_EQ(s.arena().stats().allocated, allocated);
+    expect_allocated_once_closed(s.arena(), allocated, in);
   }
   // The dead lender's arena stays mapped for the borrows alone, and reads the same, until they
   // go (dropping borrows of a destroyed session is harmless); then it is unmapped.
@@ -105,7 +105,7 @@ void borrower_with_lends_outstanding() {
       handles.push_back(
           s.lend(s.arena().make<std::uint64_t>(crash::test_value(i))).as<std::byte>());
     }
-    auto ch = s.open_channel();
+    auto ch = s.open_channel(crash::transport());
     ch.send(text("lends"), {}, handles);
     ASSERT_EQ(victim.line(), "at lends_outstanding");
     // The half it gave back came back while it lived.
@@ -113,7 +113,7 @@ void borrower_with_lends_outstanding() {
     ASSERT_TRUE(victim.kill_and_reap());
     expect_closed_by_death(s);
     EXPECT_EQ(s.lent_count(), 0u);
-    EXPECT_EQ(s.arena().stats().allocated, allocated);
+    expect_allocated_once_closed(s.arena(), allocated, ch);
   }
   serve_a_new_client(server, app, baseline);
 }
@@ -133,7 +133,7 @@ void server_during_capnp_send() {
     int pair[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
     seam::unique_fd mine{pair[0]}, theirs{pair[1]};
-    auto fds = s.open_channel();
+    auto fds = s.open_channel(crash::transport());
     const int raw = theirs.get();
     fds.send(text("stream"), {&raw, 1});
     theirs.reset();
@@ -153,7 +153,7 @@ void server_during_capnp_send() {
     EXPECT_LT(clock_type::now() - killed, 5s);  // at the EOF, not after the 10 s stall limit
     expect_closed_by_death(s);
     EXPECT_EQ(s.lent_count(), 0u);
-    EXPECT_EQ(s.arena().stats().allocated, allocated);
+    expect_allocated_once_closed(s.arena(), allocated, fds);
   }
   connect_to_a_new_server(app, baseline);
 }
@@ -190,7 +190,7 @@ void client_during_capnp_send() {
     EXPECT_EQ(end, seam::errc::peer_closed) << end.message();
     expect_closed_by_death(s);
     EXPECT_EQ(s.lent_count(), 0u);
-    EXPECT_EQ(s.arena().stats().allocated, allocated);
+    expect_allocated_once_closed(s.arena(), allocated, rpc);
   }
   serve_a_new_client(server, app, baseline);
 }
@@ -229,7 +229,7 @@ void lender_during_capnp_send() {
     expect_closed_by_death(s);
     held.clear();
     EXPECT_EQ(s.lent_count(), 0u);
-    EXPECT_EQ(s.arena().stats().allocated, allocated);
+    expect_allocated_once_closed(s.arena(), allocated, ch);
   }
   serve_a_new_client(server, app, baseline);
 }
@@ -244,7 +244,7 @@ void borrower_during_capnp_send() {
     crash_peer victim("borrower-capnp", app);
     auto s = server.accept(30s);
     const std::size_t allocated = s.arena().stats().allocated;
-    seam::capnp::channel ch(s, s.open_channel());
+    seam::capnp::channel ch(s, s.open_channel(crash::transport()));
     kill_on_line killer(victim);
     std::uint64_t sent = 0;
     std::error_code end;
@@ -267,7 +267,7 @@ void borrower_during_capnp_send() {
     EXPECT_EQ(end, seam::errc::peer_closed) << what;
     expect_closed_by_death(s);
     EXPECT_EQ(s.lent_count(), 0u);
-    EXPECT_EQ(s.arena().stats().allocated, allocated);
+    expect_allocated_once_closed(s.arena(), allocated, ch);
   }
   serve_a_new_client(server, app, baseline);
 }

@@ -26,11 +26,13 @@ void writer_case(const char* mode, const char* point, BeforeKill before_kill,
   seam::session_server server{app};
   const held_resources baseline;
   {
-    seam::arena shared({.capacity = std::size_t{1} << 30, .name = "crash-writers"});
+    seam::arena shared({.capacity = std::size_t{1} << 30, .name = "crash-writers",
+                        .isolation = seam::isolation::trust_same_uid});
     auto* t = shared.make_named<writer_table>("table");
     {
       seam::arena_scope scope{shared};
-      for (std::int64_t k = 1000; k < 2000; ++k) t->tree.emplace(k, value_of(k));
+      auto tree = t->tree.lock();
+      for (std::int64_t k = 1000; k < 2000; ++k) tree->emplace(k, value_of(k));
     }
     crash_peer victim(mode, app);
     auto s = server.accept(30s);
@@ -41,14 +43,15 @@ void writer_case(const char* mode, const char* point, BeforeKill before_kill,
     expect_closed_by_death(s);
     after_kill(shared, *t);
     // The victim's nodes are all there and readable; we go on inserting.
-    for (std::int64_t k = 0; k < 1000; ++k) {
-      auto it = t->tree.find(k);
-      if (it == t->tree.end()) continue;  // erased by the case itself
-      ASSERT_EQ(it->second, value_of(k));
-    }
     {
       seam::arena_scope scope{shared};
-      for (std::int64_t k = 2000; k < 3000; ++k) t->tree.emplace(k, value_of(k));
+      auto tree = t->tree.lock();
+      for (std::int64_t k = 0; k < 1000; ++k) {
+        auto it = tree->find(k);
+        if (it == tree->end()) continue;  // erased by the case itself
+        ASSERT_EQ(it->second, value_of(k));
+      }
+      for (std::int64_t k = 2000; k < 3000; ++k) tree->emplace(k, value_of(k));
     }
     const seam::arena_stats st = shared.stats();
     EXPECT_EQ(st.writers, 1u);  // the dead writer's slot is free again
@@ -66,9 +69,9 @@ void writer_holding_lock() {
   writer_case(
       "writer-lock", "holding_lock", [](seam::arena&, writer_table&) {},
       [](seam::arena&, writer_table& t) {
-        EXPECT_TRUE(t.acquire()) << "the lock did not report its dead owner";
-        EXPECT_EQ(t.tree.size(), 2000u);
-        t.release();
+        auto tree = t.tree.lock();
+        EXPECT_TRUE(tree.previous_owner_died()) << "the lock did not report its dead owner";
+        EXPECT_EQ(tree->size(), 2000u);
       });
 }
 
@@ -76,9 +79,9 @@ void writer_between_alloc_and_insert() {
   writer_case(
       "writer-alloc", "between_alloc_and_insert", [](seam::arena&, writer_table&) {},
       [](seam::arena&, writer_table& t) {
-        EXPECT_FALSE(t.acquire());
-        EXPECT_EQ(t.tree.size(), 2000u);  // the block it allocated is simply lost to it
-        t.release();
+        auto tree = t.tree.lock();
+        EXPECT_FALSE(tree.previous_owner_died());
+        EXPECT_EQ(tree->size(), 2000u);  // the block it allocated is simply lost to it
       });
 }
 
@@ -89,9 +92,8 @@ void writer_with_remote_frees_pending() {
         // The victim freed 500 of our nodes; we free 500 of its own before it dies.
         EXPECT_EQ(shared.stats().remote_frees_pending, 500u);
         seam::arena_scope scope{shared};
-        t.acquire();
-        for (std::int64_t k = 0; k < 500; ++k) t.tree.erase(k);
-        t.release();
+        auto tree = t.tree.lock();
+        for (std::int64_t k = 0; k < 500; ++k) tree->erase(k);
         EXPECT_EQ(shared.stats().remote_frees_sent, 500u);
       },
       [](seam::arena& shared, writer_table& t) {
@@ -103,9 +105,9 @@ void writer_with_remote_frees_pending() {
         EXPECT_EQ(st.remote_frees_returned, 500u);
         // Ours to it were never taken back: counted as dropped once its death was seen.
         EXPECT_GE(st.orphan_frees, 500u);
-        EXPECT_FALSE(t.acquire());
-        EXPECT_EQ(t.tree.size(), 1000u);
-        t.release();
+        auto tree = t.tree.lock();
+        EXPECT_FALSE(tree.previous_owner_died());
+        EXPECT_EQ(tree->size(), 1000u);
       });
 }
 

@@ -1,7 +1,8 @@
 // The crash matrix: for each role a process plays (server, client, lender, borrower) and each
 // point of the protocol (handshake, fd in flight, lends outstanding, Cap'n Proto send, 1 GiB
-// reader walk), a victim process (crash_peer) reaches that point, says so on a pipe, and is
-// killed with SIGKILL on that line. The test process is the survivor. After each kill it must:
+// reader walk, holding a seam::mutex), a victim process (crash_peer, or a forked child of the
+// arena's owner for the lock) reaches that point, says so on a pipe, and is killed with SIGKILL
+// on that line. The test process is the survivor. After each kill it must:
 //  - notice: its session closes within 5 s (or its accept/connect/receive/send returns an
 //    error well before its own timeout) — every wait here has a timeout;
 //  - leak nothing: its lent_count and its arenas' allocated bytes are back to their baseline,
@@ -17,11 +18,17 @@
 // can be lent or borrowed before the handshake has completed (the client cases cover a peer
 // that dies in the handshake).
 //
+// Every case that opens a channel runs twice: over the socket transport and over the ring.
+//
 // The cases themselves are in crash_cases_*.cpp; the table of them is at the end of this file.
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "robustness/crash_cases.hpp"
 
@@ -31,7 +38,7 @@ using namespace seam::test::crash_cases;
 
 // ---- the system's shared memory, before and after the matrix --------------------------------
 
-constexpr std::size_t case_count = 22;  // the size of g_cases, below
+constexpr std::size_t case_count = 23;  // the size of g_cases, below
 
 // Every victim's arena is a memfd: the kernel frees it when the last fd and mapping go, which
 // must happen even though the victim died with SIGKILL and the survivor read from it. A
@@ -52,7 +59,7 @@ class shmem_balance : public ::testing::Environment {
   void SetUp() override { m_before = seam::test::take_shmem_snapshot(); }
   void TearDown() override {
     const auto* unit = ::testing::UnitTest::GetInstance();
-    if (unit->test_to_run_count() < static_cast<int>(case_count)) {
+    if (unit->test_to_run_count() < unit->total_test_count()) {
       std::printf("Shmem balance not checked: only part of the matrix ran\n");
       return;
     }
@@ -112,26 +119,56 @@ const crash_case g_cases[] = {
     {"writer_holding_lock", writer_holding_lock},
     {"writer_between_alloc_and_insert", writer_between_alloc_and_insert},
     {"writer_remote_frees_pending", writer_with_remote_frees_pending},
+    {"locker_holding_lock", locker_holding_lock},
 };
 
 static_assert(std::size(g_cases) == case_count);
 
-// Names the case in gtest's output (and in ctest's test names, which would otherwise hold
-// the case's address).
-[[maybe_unused]] void PrintTo(const crash_case& c, std::ostream* os) { *os << c.name; }
+// One run of a case: over the socket transport, or over the ring (every channel the test and
+// its victims open). The handshake cases open no channel: they run once.
+struct crash_run {
+  crash_case what;
+  seam::transport transport;
+};
 
-class CrashMatrixTest : public ::testing::TestWithParam<crash_case> {};
+std::vector<crash_run> every_run() {
+  std::vector<crash_run> runs;
+  for (const crash_case& c : g_cases) {
+    runs.push_back({c, seam::transport::socket});
+    if (std::string_view(c.name).find("handshake") == std::string_view::npos) {
+      runs.push_back({c, seam::transport::ring});
+    }
+  }
+  return runs;
+}
+
+std::string name_of(const crash_run& r) {
+  std::string name = r.what.name;
+  if (r.transport == seam::transport::ring) name += "_ring";
+  return name;
+}
+
+// Names the run in gtest's output (and in ctest's test names, which would otherwise hold
+// the case's address).
+[[maybe_unused]] void PrintTo(const crash_run& r, std::ostream* os) { *os << name_of(r); }
+
+class CrashMatrixTest : public ::testing::TestWithParam<crash_run> {};
 
 TEST_P(CrashMatrixTest, SurvivorNoticesLeaksNothingAndServesANewPeer) {
-  SCOPED_TRACE(GetParam().name);
+  SCOPED_TRACE(name_of(GetParam()));
+  // The victims this case spawns inherit the choice.
+  ASSERT_EQ(::setenv(seam::test::crash::transport_variable,
+                     GetParam().transport == seam::transport::ring ? "ring" : "socket", 1),
+            0);
+  ASSERT_EQ(seam::test::crash::transport(), GetParam().transport);
   const held_resources before;
-  GetParam().run();
+  GetParam().what.run();
   expect_back_to(before, "at the end of the case");
 }
 
-INSTANTIATE_TEST_SUITE_P(Matrix, CrashMatrixTest, ::testing::ValuesIn(g_cases),
-                         [](const ::testing::TestParamInfo<crash_case>& info) {
-                           return std::string(info.param.name);
+INSTANTIATE_TEST_SUITE_P(Matrix, CrashMatrixTest, ::testing::ValuesIn(every_run()),
+                         [](const ::testing::TestParamInfo<crash_run>& info) {
+                           return name_of(info.param);
                          });
 
 }  // namespace

@@ -144,7 +144,7 @@ int fd_unreceived(seam::session& s) {
 int fd_sent(seam::session& s) {
   for (const char* which : {"first", "second"}) {
     auto fd = pipe_with(std::string(which) + " payload from " + std::to_string(::getpid()));
-    auto ch = s.open_channel();
+    auto ch = s.open_channel(crash::transport());
     const int raw = fd.get();
     ch.send(text_bytes(which), {&raw, 1});
   }
@@ -161,7 +161,7 @@ int lend_with_fd(seam::session& s) {
   }
   const auto h = s.lend(v).as<std::byte>();
   auto fd = pipe_with("lent with a vector by " + std::to_string(::getpid()));
-  auto ch = s.open_channel();
+  auto ch = s.open_channel(crash::transport());
   const int raw = fd.get();
   ch.send(text_bytes("vector"), {&raw, 1}, {&h, 1});
   say("at fd_in_flight");
@@ -175,7 +175,7 @@ seam::channel lend_many(seam::session& s) {
   for (std::size_t i = 0; i < crash::lends; ++i) {
     handles.push_back(s.lend(s.arena().make<std::uint64_t>(crash::peer_value(i))).as<std::byte>());
   }
-  auto ch = s.open_channel();
+  auto ch = s.open_channel(crash::transport());
   ch.send(text_bytes("lends"), {}, handles);
   return ch;
 }
@@ -233,7 +233,7 @@ int copying_send(seam::session& s) {
 
 // Requests in a loop, each answered with twice its number.
 int request_loop(seam::session& s) {
-  seam::capnp::channel rpc(s, s.open_channel());
+  seam::capnp::channel rpc(s, s.open_channel(crash::transport()));
   for (std::uint64_t i = 1;; ++i) {
     seam::capnp::message_builder b(s, {.first_segment_words = 64});
     b.initRoot<Note>().setNumber(i);
@@ -245,7 +245,7 @@ int request_loop(seam::session& s) {
 
 // One-way zero-copy messages as fast as they go; blocks once the test's queue is full.
 int send_loop(seam::session& s) {
-  seam::capnp::channel ch(s, s.open_channel());
+  seam::capnp::channel ch(s, s.open_channel(crash::transport()));
   for (std::uint64_t i = 0;; ++i) {
     seam::capnp::message_builder b(s, {.first_segment_words = 64});
     auto note = b.initRoot<Note>();
@@ -296,7 +296,7 @@ int walk(seam::session& s) {
 
 // Builds the 1 GiB message in our arena and lends it to the test, which walks it.
 int lend_gib(seam::session& s) {
-  seam::capnp::channel ch(s, s.open_channel());
+  seam::capnp::channel ch(s, s.open_channel(crash::transport()));
   {
     seam::capnp::message_builder b(s);
     seam::test::build_file(b.initRoot<File>(), crash::gib_parts, crash::gib_part_bytes,
@@ -323,7 +323,7 @@ int round_trip(seam::session& s) {
     value = *b;
   }
   if (value != expected) return fail("borrowed the wrong value");
-  seam::capnp::channel reply(s, s.open_channel());
+  seam::capnp::channel reply(s, s.open_channel(crash::transport()));
   seam::capnp::message_builder b(s);
   auto note = b.initRoot<Note>();
   note.setNumber(value * crash::round_trip_factor);

@@ -29,11 +29,12 @@ int writer_victim(seam::session& s, const std::string& mode) {
   if (t == nullptr) return fail("no table");
   seam::arena_scope scope{w};
   // Keys 0..999 are the victim's nodes.
-  t->acquire();
-  for (std::int64_t k = 0; k < 1000; ++k) t->tree.emplace(k, value_of(k));
-  t->release();
+  {
+    auto tree = t->tree.lock();
+    for (std::int64_t k = 0; k < 1000; ++k) tree->emplace(k, value_of(k));
+  }
   if (mode == "writer-lock") {
-    t->acquire();
+    auto held = t->tree.lock();
     say("at holding_lock");
     return block_until_killed();
   }
@@ -47,9 +48,10 @@ int writer_victim(seam::session& s, const std::string& mode) {
   if (mode == "writer-remote") {
     // Frees the survivor's nodes (keys 1000..1499): they wait on the survivor's remote-free
     // list until it collects them.
-    t->acquire();
-    for (std::int64_t k = 1000; k < 1500; ++k) t->tree.erase(k);
-    t->release();
+    {
+      auto tree = t->tree.lock();
+      for (std::int64_t k = 1000; k < 1500; ++k) tree->erase(k);
+    }
     say("at remote_frees_pending");
     return block_until_killed();
   }

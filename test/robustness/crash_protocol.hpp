@@ -4,8 +4,22 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "seam/channel/transport.hpp"
 
 namespace seam::test::crash {
+
+/// The environment variable that says which transport the matrix's channels use, set by the
+/// test for itself and inherited by every victim it spawns.
+inline constexpr const char* transport_variable = "SEAM_CRASH_TRANSPORT";
+/// The transport of every channel the test and its victims open: "ring", or the socket.
+inline seam::transport transport() {
+  const char* t = std::getenv(transport_variable);
+  return t != nullptr && std::string_view(t) == "ring" ? seam::transport::ring
+                                                        : seam::transport::socket;
+}
 
 /// Objects lent at the "lends outstanding" point, by each side.
 inline constexpr std::size_t lends = 1000;

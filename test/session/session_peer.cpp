@@ -56,6 +56,20 @@ int ordered(seam::session& s, std::uint64_t n) {
   return 0;
 }
 
+// Opens a ring channel and sends n numbers before the test accepts it, and closes it; then a
+// second one, which stays open until the test answers on it.
+int ring_early(seam::session& s, std::uint64_t n) {
+  {
+    auto gone = s.open_channel(seam::transport::ring);
+    for (std::uint64_t i = 0; i < n; ++i) gone.send(bytes_of(i));
+  }
+  auto ch = s.open_channel(seam::transport::ring);
+  for (std::uint64_t i = 0; i < n; ++i) ch.send(bytes_of(i));
+  say("sent");
+  if (ch.receive(30s).text() != "got them") return fail("no answer on the open ring");
+  return 0;
+}
+
 // Receives a pipe's write end and writes a line through it.
 int write_pipe(seam::session& s) {
   auto ch = s.accept_channel(10s);
@@ -199,6 +213,7 @@ int main(int argc, char** argv) {
     say("connected");
     if (mode == "lend-and-send") return lend_and_send(s);
     if (mode == "ordered") return ordered(s, n);
+    if (mode == "ring-early") return ring_early(s, n);
     if (mode == "pipe") return write_pipe(s);
     if (mode == "tcp") return answer_tcp(s);
     if (mode == "borrow-hold") return borrow_and_hold(s);

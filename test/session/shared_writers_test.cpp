@@ -16,7 +16,8 @@ using seam::test::writer_table;
 TEST(SharedWritersSessionTest, PeerAttachesAsAWriterAndInserts) {
   const auto app = unique_app();
   seam::session_server server{app};
-  seam::arena shared({.capacity = std::size_t{1} << 30, .name = "session-writers"});
+  seam::arena shared({.capacity = std::size_t{1} << 30, .name = "session-writers",
+                      .isolation = seam::isolation::trust_same_uid});
   auto* t = shared.make_named<writer_table>("table");
   auto client = seam::test::fork_run([&] {
     try {
@@ -25,9 +26,10 @@ TEST(SharedWritersSessionTest, PeerAttachesAsAWriterAndInserts) {
       auto* table = w.find<writer_table>("table");
       if (table == nullptr) return 1;
       seam::arena_scope scope{w};
-      table->acquire();
-      for (std::int64_t k = 0; k < 1000; ++k) table->tree.emplace(k, value_of(k));
-      table->release();
+      {
+        auto tree = table->tree.lock();
+        for (std::int64_t k = 0; k < 1000; ++k) tree->emplace(k, value_of(k));
+      }
       // Only one writable share was made: a second attach waits, then times out.
       try {
         s.attach(0, 100ms);
@@ -43,8 +45,9 @@ TEST(SharedWritersSessionTest, PeerAttachesAsAWriterAndInserts) {
   auto s = server.accept(30s);
   s.share(shared, seam::access::read_write);
   EXPECT_EQ(client.wait(), 0);
-  ASSERT_EQ(t->tree.size(), 1000u);
-  for (std::int64_t k = 0; k < 1000; ++k) ASSERT_EQ(t->tree.at(k), value_of(k));
+  auto tree = t->tree.lock();
+  ASSERT_EQ(tree->size(), 1000u);
+  for (std::int64_t k = 0; k < 1000; ++k) ASSERT_EQ(tree->at(k), value_of(k));
 }
 
 TEST(SharedWritersSessionTest, ReadOnlyShareCannotBeAttached) {

@@ -26,6 +26,26 @@ namespace detail {
 class arena_core;
 }
 
+/// Whether a process that was given only a read-only fd of an arena (`share()`) can make
+/// itself a writer. Chosen per arena in `arena_options::isolation`; see the README's security
+/// model.
+enum class isolation {
+  /// No process but the creator can ever write the arena's memory: before `share()` can hand
+  /// out an fd, the memfd is sealed with `F_SEAL_FUTURE_WRITE` (after the creator's own
+  /// mapping), so every later writable mapping of it, `write`, `fallocate` and `ftruncate` are
+  /// refused by the kernel, whatever the caller's uid or file mode. The cost: the kernel then
+  /// refuses to punch holes too, so freed memory stays resident (and is reused by the arena)
+  /// until the arena and every view of it are gone; `purge()` returns nothing to the kernel.
+  /// No shared writers (`share_writable()` fails with `errc::strict_isolation`).
+  strict,
+  /// Readers are kept out by the memfd's mode (0400) only: a reader running under the
+  /// creator's uid can `fchmod` the fd it was given, reopen it writable through
+  /// `/proc/self/fd` and write the arena (so can root). Freed memory goes back to the kernel
+  /// (`purge()`, jemalloc's decay). Needed for shared writers. Use it when every process that
+  /// may receive the fd is trusted not to write, or is meant to write.
+  trust_same_uid,
+};
+
 /// How to create an arena.
 struct arena_options {
   /// Bytes of address space the arena may use. Sparse: memory is charged only when touched,
@@ -33,6 +53,11 @@ struct arena_options {
   std::size_t capacity = std::size_t{64} << 30;
   /// Shown in `/proc/<pid>/maps` as `/memfd:<name>`; for debugging only.
   std::string name = "seam";
+  /// Whether a same-uid reader can make itself a writer, against whether freed memory goes
+  /// back to the kernel. Strict by default: a reader that cannot write is what `share()`
+  /// promises, and a session peer (same uid by default) is exactly such a reader; an arena that
+  /// must return memory while it lives, or be shared for writing, asks for `trust_same_uid`.
+  seam::isolation isolation = seam::isolation::strict;
 };
 
 /// What a process given an arena may do with it: read it (`share()`, `seam::arena_view`), or
@@ -56,6 +81,9 @@ struct arena_stats {
   std::size_t remote_frees_returned = 0;  ///< Blocks others freed that this process took back.
   std::size_t orphan_frees = 0;  ///< Frees into blocks of dead writers, dropped (whole arena).
   std::size_t orphaned = 0;      ///< Bytes of space claimed by writers that died or left.
+  /// False for a `strict` arena: its freed memory stays in `resident` (for reuse) until the
+  /// arena is destroyed, whatever `purge()` does.
+  bool returns_memory = true;
 };
 
 /// A heap in shared memory, written by the process that created it and by any process that
@@ -212,9 +240,11 @@ class arena {
     set_root_offset(h.offset, sizeof(T));
   }
 
-  /// Returns a new read-only fd of the arena to hand to another process. Before the first
-  /// share the memfd is sealed against shrinking and growing and made mode 0400, so a peer can
-  /// neither truncate it (which would crash the owner with SIGBUS) nor reopen it writable.
+  /// Returns a new read-only fd of the arena to hand to another process. The memfd is sealed
+  /// against shrinking and growing and made mode 0400, so a peer can never truncate it (which
+  /// would crash the owner with SIGBUS). Whether a peer of the owner's uid can reopen it
+  /// writable depends on the arena's `isolation`: never with `strict` (the default), yes with
+  /// `trust_same_uid` (it owns the memfd, so it can `fchmod` it).
   unique_fd share() const;
   unique_fd share(std::error_code& ec) const noexcept;
   /// Returns a new read-write fd of the arena for a process that will attach as a writer
@@ -233,8 +263,10 @@ class arena {
   /// As `collect`, reporting errors in `ec`.
   void collect(std::error_code& ec) noexcept;
 
-  /// Returns free memory to the kernel now. Flushes the calling thread's cache for this arena
-  /// first. Without it, freed memory stays resident for reuse, within bounds: jemalloc's dirty
+  /// Returns free memory to the kernel now (a `strict` arena cannot: it only gives cached
+  /// blocks back to its allocator for reuse; its memory goes back when it is destroyed).
+  /// Flushes the calling thread's cache for this arena first.
+  /// Without it, freed memory stays resident for reuse, within bounds: jemalloc's dirty
   /// pages (10 s decay), freed blocks of 1-64 KiB kept for any thread (up to 128 MiB, or a
   /// quarter of the capacity), freed blocks over 1 MiB (up to 256 MiB), and each thread's cache
   /// (up to ~4 MiB, returned when the thread exits).
@@ -251,6 +283,8 @@ class arena {
   std::byte* base() const noexcept;
   /// Bytes of address space.
   std::size_t capacity() const noexcept;
+  /// The isolation the arena was created with.
+  seam::isolation isolation() const noexcept;
 
  private:
   explicit arena(unique_fd writable_fd);

@@ -27,6 +27,8 @@ enum class arena_errc {
   type_mismatch,  ///< The named object was made as another type (fingerprint, size, alignment).
   bad_name,       ///< A name is empty or longer than `arena::max_name_length` bytes.
   corrupt_arena,  ///< Bytes of the arena's own bookkeeping (e.g. its directory) are invalid.
+  // Isolation.
+  strict_isolation,  ///< The arena is `isolation::strict`: no other process may ever write it.
 };
 
 /// Every layer's error values under one name: `seam::errc::arena_full`, `seam::errc::peer_closed`.

@@ -44,6 +44,11 @@ struct response {
 /// with that id; a late response to an earlier request (which timed out) is dropped and counted
 /// in `stale_responses()`; anything else out of place is `errc::protocol_error`.
 ///
+/// Errors: `std::system_error` with `seam::errc` codes (`timed_out`, `peer_closed`,
+/// `protocol_error` for a malformed message, which also shuts the channel down, handle and
+/// arena errors of the session); every call has a non-throwing overload taking
+/// `std::error_code&`.
+///
 /// Not thread-safe: one thread uses a channel at a time. Private memory.
 class channel {
  public:
@@ -64,8 +69,13 @@ class channel {
   /// this or other channels; its segments stay alive until every receiver let go.
   void send(message_builder& message, std::span<const int> fds = {},
             duration timeout = seam::channel::default_send_timeout);
+  /// As `send`, reporting errors in `ec` instead of throwing (the builder is then not sent).
+  void send(message_builder& message, std::span<const int> fds, duration timeout,
+            std::error_code& ec) noexcept;
   /// Receives the next one-way message.
   message_reader receive_message(duration timeout = forever);
+  /// As `receive_message`, reporting errors in `ec` (and returning an empty reader).
+  message_reader receive_message(duration timeout, std::error_code& ec) noexcept;
 
   /// Sends `message` as a request and waits up to `timeout` for its response.
   message_reader request(message_builder& message, duration timeout);
@@ -73,17 +83,33 @@ class channel {
   response<Schema> request(message_builder& message, duration timeout) {
     return {request(message, timeout)};
   }
+  /// As `request`, reporting errors in `ec` (and returning an empty reader).
+  message_reader request(message_builder& message, duration timeout,
+                         std::error_code& ec) noexcept;
+  template <class Schema>
+  response<Schema> request(message_builder& message, duration timeout,
+                           std::error_code& ec) noexcept {
+    return {request(message, timeout, ec)};
+  }
   /// Server side: waits for the next request.
   incoming_request receive_request(duration timeout = forever);
+  /// As `receive_request`, reporting errors in `ec`.
+  incoming_request receive_request(duration timeout, std::error_code& ec) noexcept;
   /// Server side: answers `to`.
   void reply(const incoming_request& to, message_builder& message,
              duration timeout = seam::channel::default_send_timeout);
+  /// As `reply`, reporting errors in `ec`.
+  void reply(const incoming_request& to, message_builder& message, duration timeout,
+             std::error_code& ec) noexcept;
 
   /// Late responses dropped so far.
   std::size_t stale_responses() const noexcept { return m_stale; }
   bool zero_copy() const noexcept { return m_session != nullptr; }
   /// The channel's descriptor, for readiness (epoll/Asio).
   int native_handle() const noexcept { return m_channel.native_handle(); }
+  /// Closes the channel now (`seam::channel::close`): its descriptors and, for a ring, its
+  /// ring in the session's arena go. Every later call fails.
+  void close() noexcept { m_channel.close(); }
 
  private:
   enum class kind : std::uint32_t { oneway = 1, request = 2, response = 3 };

@@ -37,9 +37,6 @@ struct channel_options {
   /// on a loaded 2-CPU machine a 20 µs spin made a 64-byte round trip 12x slower (88 µs
   /// against 7 µs without).
   std::chrono::nanoseconds spin{0};
-  /// Ring: how long `open_channel` waits for the peer to accept the channel (a ring needs the
-  /// peer's half before it can carry anything).
-  std::chrono::milliseconds accept_timeout = std::chrono::seconds(10);
 };
 
 /// One end of a two-way channel. Made by `session::open_channel()` /

@@ -166,6 +166,12 @@ class session {
   /// `resolve` as a function object that outlives the session (then it answers
   /// `errc::peer_closed`): what a channel checks each received handle with.
   std::function<std::error_code(const handle<std::byte>&)> handle_checker() const;
+  /// `borrow` of `size` bytes aligned to `alignment`, as a function object that outlives the
+  /// session (then it answers `errc::peer_closed`): for transports that learn where the peer's
+  /// memory is after `open_channel` returned.
+  std::function<borrowed<const std::byte>(handle<std::byte>, std::size_t size,
+                                          std::size_t alignment, std::error_code&)>
+  borrower() const;
 
   /// Lends `*p` (an object made with `make` in this session's arena or a shared one) to the
   /// peer: the session takes ownership, keeps it alive while the peer borrows it, and destroys
@@ -186,15 +192,7 @@ class session {
   /// in `ec` (and returning a null handle) instead of throwing.
   template <class T>
   handle<T> lend(T* p, std::error_code& ec) noexcept {
-    try {
-      ec.clear();
-      return lend(p);
-    } catch (const std::system_error& e) {
-      ec = e.code();
-    } catch (const std::bad_alloc&) {
-      ec = std::make_error_code(std::errc::not_enough_memory);
-    }
-    return {};
+    return capture_error(ec, [&] { return lend(p); });
   }
   /// The peer's arena `arena_id` as mapped here (read-only), or null if the peer never shared
   /// it. Stays mapped while the returned pointer lives.
