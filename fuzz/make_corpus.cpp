@@ -79,6 +79,7 @@ void frame_seeds(const fs::path& dir) {
   write(dir, "channel", packet(1, frame_kind::channel, 0, 1, 1).put(std::uint8_t{1}));
   write(dir, "channel_without_setup", packet(1, frame_kind::channel, 0, 0, 1));
   write(dir, "share_without_fd", packet(0, frame_kind::share, 0, 0, 0));
+  write(dir, "share_writable", packet(1, frame_kind::share_writable, 0, 0, 1));
   const seam::handle<std::byte> lent[2] = {{7, 4096}, {7, 8192}};
   write(dir, "release", packet(0, frame_kind::release, 2, 0, 0).put(lent));
   write(dir, "release_empty", packet(0, frame_kind::release, 0, 0, 0));
