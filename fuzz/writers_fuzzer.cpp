@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <set>
 #include <system_error>
 
 #include "arena/detail/writers.hpp"
@@ -77,14 +78,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (at >= region_end && !mine[at / chunk_bytes]) w.free_remote(at);
         break;
       }
-      case 2:
+      case 2: {
+        // Every block given back is inside this writer's chunks, and given back once.
+        std::set<std::size_t> given;
         w.collect([&](std::size_t at) { return mine[at / chunk_bytes]; },
                   [&](std::size_t at) {
                     SEAM_FUZZ_CHECK(at >= region_end && at < capacity && at % 16 == 0);
                     SEAM_FUZZ_CHECK(mine[at / chunk_bytes]);
+                    SEAM_FUZZ_CHECK(given.insert(at).second);
                     static_cast<void>(seam::fuzz::touch(base + at, 16));
                   });
         break;
+      }
       case 3: {
         const seam::detail::writers_counters c = w.counters();
         SEAM_FUZZ_CHECK(c.orphaned_bytes <= capacity + chunk_bytes);

@@ -154,6 +154,8 @@ void shared_writers::free_remote(std::size_t offset) noexcept {
   writer_slot& s = m_header->slots[index];
   const std::uint64_t state = load(s.state);
   if (kind_of(state) == slot_live && generation_of(state) == generation) {
+    // Counted before the push: the owner's walk is bounded by the count. Not taken back when
+    // the push fails below (the slot changed hands), so the count never undercounts a list.
     __atomic_fetch_add(&s.pushed, 1, __ATOMIC_ACQ_REL);
     std::uint64_t head = load(s.remote_head, __ATOMIC_RELAXED);
     while ((head >> 40) == generation) {
@@ -165,7 +167,6 @@ void shared_writers::free_remote(std::size_t offset) noexcept {
         return;
       }
     }
-    __atomic_fetch_sub(&s.pushed, 1, __ATOMIC_RELAXED);  // the slot changed hands meanwhile
   }
   // The owner is dead or gone: its heap died with it, the block stays where it is.
   __atomic_fetch_add(&m_header->orphan_frees, 1, __ATOMIC_RELAXED);

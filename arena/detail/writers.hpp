@@ -90,8 +90,10 @@ class shared_writers {
   bool remote_pending() const noexcept {
     return (__atomic_load_n(&m_slot->remote_head, __ATOMIC_RELAXED) & offset_mask) != 0;
   }
-  /// Takes every block pushed for this process and calls `give_back(offset)` on each whose
-  /// offset `is_mine(offset)` accepts; a bad link ends the walk and sets `corrupt()`.
+  /// Takes every block pushed for this process and calls `give_back(offset)` on each, once. A
+  /// link outside the arena or outside this writer's chunks (`is_mine`) ends the list there and
+  /// sets `corrupt()`; a list longer than the pushes counted (a cycle: giving its blocks back
+  /// would free them twice) is dropped whole and sets `corrupt()`.
   template <class IsMine, class GiveBack>
   void collect(IsMine is_mine, GiveBack give_back) noexcept;
 
@@ -143,22 +145,56 @@ void shared_writers::collect(IsMine is_mine, GiveBack give_back) noexcept {
   const std::uint64_t empty = std::uint64_t{m_generation} << 40;
   const std::uint64_t head = __atomic_exchange_n(&m_slot->remote_head, empty, __ATOMIC_ACQUIRE);
   // Every block of the list was counted in `pushed` before it was linked: the list holds at
-  // most `pushed - collected` blocks, which bounds a walk through a corrupt (cyclic) link.
+  // most `pushed - collected` blocks.
   const std::uint64_t pushed = __atomic_load_n(&m_slot->pushed, __ATOMIC_ACQUIRE);
   const std::uint64_t collected = __atomic_load_n(&m_slot->collected, __ATOMIC_RELAXED);
-  std::uint64_t bound = pushed - collected;
-  std::uint64_t n = 0;
-  for (std::uint64_t at = (head & offset_mask) << 4; at != 0; ++n) {
-    if (n == bound || at >= m_capacity || at < m_region_end || (at & 15) != 0 || !is_mine(at)) {
-      m_corrupt.store(true, std::memory_order_relaxed);
+  const std::uint64_t bound = pushed > collected ? pushed - collected : 0;
+  auto link = [&](std::uint64_t at) {
+    return __atomic_load_n(reinterpret_cast<std::uint64_t*>(m_base + at), __ATOMIC_RELAXED);
+  };
+  auto valid = [&](std::uint64_t at) {
+    return at < m_capacity && at >= m_region_end && (at & 15) == 0 && is_mine(at);
+  };
+  // First the shape: how many valid blocks before the end (or a bad link). A list that ends
+  // has no repeats; one longer than the pushes counted, or that comes back to a block it
+  // passed (Brent's cycle check: a block kept at steps 1, 2, 4, 8 ...), is dropped whole, so
+  // that no block is freed twice and a cycle ends the walk after at most twice its length
+  // (the count itself is a peer's word).
+  const std::uint64_t first = (head & offset_mask) << 4;
+  std::uint64_t n = 0, kept = 0, power = 1, since = 0;
+  bool bad = false;
+  for (std::uint64_t at = first; at != 0; at = link(at), ++n) {
+    if (n == bound || at == kept) {
+      n = 0;
+      bad = true;
       break;
     }
-    const std::uint64_t next = __atomic_load_n(reinterpret_cast<std::uint64_t*>(m_base + at),
-                                               __ATOMIC_RELAXED);
+    if (++since == power) {
+      kept = at;
+      power <<= 1;
+      since = 0;
+    }
+    if (!valid(at)) {
+      bad = true;
+      break;
+    }
+  }
+  if (bad) m_corrupt.store(true, std::memory_order_relaxed);
+  // Then the blocks, checked again: a peer may have rewritten a link since.
+  std::uint64_t at = first;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (!valid(at)) {
+      m_corrupt.store(true, std::memory_order_relaxed);
+      bad = true;
+      n = i;
+      break;
+    }
+    const std::uint64_t next = link(at);  // before the block is freed
     give_back(at);
     at = next;
   }
-  __atomic_store_n(&m_slot->collected, collected + n, __ATOMIC_RELAXED);
+  // Blocks of a dropped list are not coming back either.
+  __atomic_store_n(&m_slot->collected, bad ? pushed : collected + n, __ATOMIC_RELAXED);
   m_returned.fetch_add(n, std::memory_order_relaxed);
 }
 

@@ -391,7 +391,26 @@ TEST(WritersCorruptionTest, CyclicRemoteFreeListIsBoundedByThePushCount) {
   std::error_code ec;
   a.collect(ec);
   EXPECT_EQ(ec, seam::errc::corrupt_arena);
-  EXPECT_EQ(a.stats().remote_frees_returned, 1u);
+  // Dropped whole: giving the block back would free it twice.
+  EXPECT_EQ(a.stats().remote_frees_returned, 0u);
+  EXPECT_EQ(a.stats().remote_frees_pending, 0u);
+}
+
+TEST(WritersCorruptionTest, ListCutByABadLinkGivesBackTheBlocksBeforeIt) {
+  seam::arena a({.capacity = 64 * MiB, .name = "cut",
+                  .isolation = seam::isolation::trust_same_uid});
+  auto* first = static_cast<std::byte*>(a.allocate(64));
+  auto* second = static_cast<std::byte*>(a.allocate(64));
+  auto& slot = writers_of(a).slots[0];
+  *reinterpret_cast<std::uint64_t*>(first) = static_cast<std::uint64_t>(second - a.base());
+  *reinterpret_cast<std::uint64_t*>(second) = a.capacity() + 4096;  // outside the arena
+  slot.pushed += 3;
+  slot.remote_head = (slot.remote_head & ~seam::detail::shared_writers::offset_mask) |
+                     (static_cast<std::uint64_t>(first - a.base()) >> 4);
+  std::error_code ec;
+  a.collect(ec);
+  EXPECT_EQ(ec, seam::errc::corrupt_arena);
+  EXPECT_EQ(a.stats().remote_frees_returned, 2u);
 }
 
 TEST(WritersCorruptionTest, FreeIntoAChunkWithAGarbageOwnerIsDropped) {

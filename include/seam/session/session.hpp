@@ -113,6 +113,8 @@ class session {
   /// to `a` as a writer (`attach`): it can then write every byte of `a` (see
   /// `arena::share_writable`). Lends may come from `a` either way.
   void share(seam::arena& a, access mode);
+  /// As `share(a, mode)`, reporting errors in `ec` (`errc::strict_isolation` for a strict
+  /// arena shared with `access::read_write`).
   void share(seam::arena& a, access mode, std::error_code& ec) noexcept;
   /// Makes this process a writer of the arena `arena_id` that the peer shared with
   /// `access::read_write` (0: the oldest such arena not attached yet), waiting up to `timeout`
