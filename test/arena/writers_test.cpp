@@ -5,10 +5,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "arena/detail/layout.hpp"
@@ -321,6 +323,38 @@ TEST(WritersTest, WritersMakeNamedObjectsAtTheSameTime) {
       EXPECT_EQ(*v, i * 1000 + k);
     }
   }
+}
+
+TEST(WritersTest, ThreadsOfAnAttachedWriterClaimSpansConcurrently) {
+  seam::arena a({.capacity = 2 * GiB, .name = "spans",
+                  .isolation = seam::isolation::trust_same_uid});
+  auto child = attached_child(a, [&](seam::arena& w) {
+    // Small, large and huge blocks from 4 threads: the writer's spans double from 2 MiB, so
+    // jemalloc's extent hook and huge blocks claim new spans at the same time.
+    std::vector<std::thread> threads;
+    std::atomic<int> wrong{0};
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        std::vector<std::pair<std::byte*, std::size_t>> blocks;
+        for (int i = 0; i < 200; ++i) {
+          const std::size_t size = i % 10 == 0 ? 3 * MiB : i % 3 == 0 ? 100000 : 200;
+          auto* p = static_cast<std::byte*>(w.allocate(size));
+          seam::test::fill_pattern(p, size, static_cast<unsigned>(t * 1000 + i));
+          blocks.emplace_back(p, size);
+        }
+        for (std::size_t i = 0; i < blocks.size(); ++i) {
+          const auto [p, size] = blocks[i];
+          if (seam::test::check_pattern(p, size, static_cast<unsigned>(t * 1000 + i)) != size) {
+            ++wrong;
+          }
+          w.deallocate(p, size);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    return wrong.load() == 0 ? 0 : 1;
+  });
+  EXPECT_EQ(child.wait(), 0);
 }
 
 TEST(WritersTest, SlotsAreReusedAfterWritersEnd) {
