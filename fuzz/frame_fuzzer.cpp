@@ -1,5 +1,6 @@
 // Fuzzes the framing that every session and channel packet goes through (`decode_frame`), then
-// the session protocol's decoders on a decoded frame: control messages (`decode_control`), the
+// the session protocol's decoders on a decoded frame: control messages (`decode_control`,
+// publications' subscribe, subscribed and unsubscribe included), the
 // handshake (`decode_hello`) and refusals (`decode_refuse`).
 //
 // What each decoder accepts is checked against what it promises (the fds, setup bytes and
@@ -102,6 +103,24 @@ void check_control(std::span<const std::byte> packet, frame f) {
       SEAM_FUZZ_CHECK(c.fds.empty() && c.setup.empty() && !c.handles.empty());
       SEAM_FUZZ_CHECK(c.handles.size() <= seam::detail::max_release_handles);
       again = seam::detail::encode_release(c.handles);
+      break;
+    case frame_kind::subscribe:
+      SEAM_FUZZ_CHECK(c.fds.empty() && c.setup.empty() && c.handles.size() == 2);
+      SEAM_FUZZ_CHECK(c.value >= 1 && c.value <= seam::detail::max_reader_slots);
+      again = seam::detail::encode_subscribe(c.handles[0], c.handles[1], c.value);
+      break;
+    case frame_kind::subscribed: {
+      SEAM_FUZZ_CHECK(c.fds.empty() && c.setup.empty() && c.handles.size() == 2);
+      // Any status decodes; a value no owner sends is a protocol error, never a success.
+      const std::error_code status = seam::detail::subscribe_error(c.value);
+      SEAM_FUZZ_CHECK(!status == (c.value == 0));
+      again = seam::detail::encode_subscribed(c.handles[0], c.handles[1],
+                                              static_cast<seam::detail::subscribe_status>(c.value));
+      break;
+    }
+    case frame_kind::unsubscribe:
+      SEAM_FUZZ_CHECK(c.fds.empty() && c.setup.empty() && c.handles.size() == 2);
+      again = seam::detail::encode_unsubscribe(c.handles[0], c.handles[1]);
       break;
     default:
       SEAM_FUZZ_CHECK(!"decode_control accepted a kind the session does not handle");

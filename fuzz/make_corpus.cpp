@@ -83,6 +83,13 @@ void frame_seeds(const fs::path& dir) {
   const seam::handle<std::byte> lent[2] = {{7, 4096}, {7, 8192}};
   write(dir, "release", packet(0, frame_kind::release, 2, 0, 0).put(lent));
   write(dir, "release_empty", packet(0, frame_kind::release, 0, 0, 0));
+  write(dir, "subscribe",
+        packet(0, frame_kind::subscribe, 2, 4, 0).put(lent).put(std::uint32_t{8}));
+  write(dir, "subscribe_no_slots",
+        packet(0, frame_kind::subscribe, 2, 4, 0).put(lent).put(std::uint32_t{0}));
+  write(dir, "subscribed",
+        packet(0, frame_kind::subscribed, 2, 4, 0).put(lent).put(std::uint32_t{0}));
+  write(dir, "unsubscribe", packet(0, frame_kind::unsubscribe, 2, 0, 0).put(lent));
   write(dir, "data", packet(2, frame_kind::data, 1, 5, 2).put(lent[0]).append("hello", 5));
   write(dir, "refuse", packet(0, frame_kind::refuse, 0, 4, 0).put(std::uint32_t{3}));
   write(dir, "bytes_longer_than_packet",

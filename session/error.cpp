@@ -35,6 +35,8 @@ class session_error_category final : public std::error_category {
         return "too many outstanding lends on this session";
       case errc::would_block:
         return "operation would block";
+      case errc::not_published:
+        return "the peer publishes nothing under that name to this session";
     }
     return "unknown seam session error " + std::to_string(value);
   }

@@ -40,6 +40,34 @@ packet encode_release(std::span<const handle<std::byte>> handles) {
   return {frame_kind::release, {handles.begin(), handles.end()}, {}, {}};
 }
 
+packet encode_subscribe(handle<std::byte> block, handle<std::byte> slots, std::uint32_t count) {
+  return {frame_kind::subscribe, {block, slots}, bytes_of(count), {}};
+}
+
+packet encode_subscribed(handle<std::byte> block, handle<std::byte> slots,
+                         subscribe_status status) {
+  return {frame_kind::subscribed, {block, slots}, bytes_of(static_cast<std::uint32_t>(status)),
+          {}};
+}
+
+packet encode_unsubscribe(handle<std::byte> block, handle<std::byte> slots) {
+  return {frame_kind::unsubscribe, {block, slots}, {}, {}};
+}
+
+std::error_code subscribe_error(std::uint32_t status) noexcept {
+  switch (static_cast<subscribe_status>(status)) {
+    case subscribe_status::ok:
+      return {};
+    case subscribe_status::not_published:
+      return errc::not_published;
+    case subscribe_status::bad_slots:
+      return errc::handle_out_of_range;
+    case subscribe_status::too_many:
+      return errc::lend_limit;
+  }
+  return errc::protocol_error;
+}
+
 std::error_code decode_hello(const frame& f, frame_kind expected, hello_body& body) noexcept {
   if (f.kind != expected || f.bytes.size() != sizeof body || f.fds.size() != 1 ||
       !f.handles.empty()) {
@@ -79,14 +107,31 @@ std::error_code decode_control(frame& f, control& out) noexcept {
       valid = f.fds.empty() && f.bytes.empty() && !f.handles.empty() &&
               f.handles.size() <= max_release_handles;
       break;
+    case frame_kind::subscribe:
+    case frame_kind::subscribed:
+      valid = f.fds.empty() && f.handles.size() == 2 && f.bytes.size() == sizeof out.value;
+      break;
+    case frame_kind::unsubscribe:
+      valid = f.fds.empty() && f.handles.size() == 2 && f.bytes.empty();
+      break;
     default:
       break;
   }
   if (!valid) return errc::protocol_error;
+  std::uint32_t value = 0;
+  if (f.kind == frame_kind::subscribe || f.kind == frame_kind::subscribed) {
+    std::memcpy(&value, f.bytes.data(), sizeof value);
+    // A reader announces at least one slot and at most what the owner is willing to scan.
+    if (f.kind == frame_kind::subscribe && (value == 0 || value > max_reader_slots)) {
+      return errc::protocol_error;
+    }
+  }
+  out.value = value;
   out.kind = f.kind;
   out.fds = std::move(f.fds);
   f.fds.clear();
-  out.setup = f.bytes;
+  // Only a channel's bytes are setup; a subscribe's are its value.
+  if (f.kind == frame_kind::channel) out.setup = f.bytes;
   out.handles = f.handles;
   return {};
 }

@@ -383,6 +383,10 @@ std::error_code session_core::dispatch(frame& f) {
     case frame_kind::release:
       // Releasing what was never lent (or twice) is a broken or hostile peer.
       return release(c.handles) ? std::error_code() : std::error_code(errc::protocol_error);
+    case frame_kind::subscribe:
+    case frame_kind::subscribed:
+    case frame_kind::unsubscribe:
+      return dispatch_publication(c);
     default:
       return errc::protocol_error;
   }

@@ -1,6 +1,7 @@
 #pragma once
 // The session protocol above the wire: one encoder and one decoder for every control message
-// (hello, welcome, refuse, channel, share, release). The session, the server, the fuzzers and
+// (hello, welcome, refuse, channel, share, release,
+// subscribe, subscribed, unsubscribe). The session, the server, the fuzzers and
 // the tests that play a hostile peer all use these; nothing else builds or parses a control
 // packet. The decoders are pure checks of bytes from the peer.
 
@@ -17,8 +18,9 @@
 namespace seam::detail {
 
 inline constexpr std::uint64_t hello_magic = 0x4e4f495353455353;  // "SSESSION"
-/// 2: a channel message carries its transport's setup bytes.
-inline constexpr std::uint32_t protocol_version = 2;
+/// 2: a channel message carries its transport's setup bytes. 3: publications (subscribe,
+/// subscribed, unsubscribe) and arenas shared for writing (share_writable).
+inline constexpr std::uint32_t protocol_version = 3;
 /// Most setup bytes a channel message may carry (its transport's description).
 inline constexpr std::size_t max_channel_setup = 256;
 
@@ -60,6 +62,28 @@ packet encode_release(std::span<const handle<std::byte>> handles);
 inline constexpr std::size_t max_release_handles =
     (max_packet - sizeof(frame_header)) / sizeof(handle<std::byte>);
 
+/// Most slots a reader of a publication may announce (`seam/session/published.hpp`).
+inline constexpr std::uint32_t max_reader_slots = 64;
+/// The owner's answer to a subscribe.
+enum class subscribe_status : std::uint32_t {
+  ok = 0,
+  not_published = 1,  ///< no publication of this session has that block
+  bad_slots = 2,      ///< the slots are not inside an arena the reader shares
+  too_many = 3,       ///< the reader's session would have more than `max_reader_slots` slots
+};
+/// subscribe: the sender reads the publication whose block is `block` (in the receiver's
+/// arena) and announces the versions it holds in `count` slots at `slots` (in its own arena).
+/// `count` is 1 to `max_reader_slots`.
+packet encode_subscribe(handle<std::byte> block, handle<std::byte> slots, std::uint32_t count);
+/// subscribed: the owner's answer to the subscribe of `block` and `slots`.
+packet encode_subscribed(handle<std::byte> block, handle<std::byte> slots,
+                         subscribe_status status);
+/// unsubscribe: the sender no longer reads `block` through `slots`.
+packet encode_unsubscribe(handle<std::byte> block, handle<std::byte> slots);
+/// The error a subscribe status stands for (empty for `ok`, `errc::protocol_error` for a
+/// value no owner sends).
+std::error_code subscribe_error(std::uint32_t status) noexcept;
+
 // ---- decoders -------------------------------------------------------------------------------
 
 /// Checks a hello (or welcome) and extracts its body. The fd is checked by mapping it.
@@ -75,8 +99,12 @@ struct control {
   std::vector<unique_fd> fds;
   /// channel: the transport's setup bytes.
   std::span<const std::byte> setup;
-  /// release: the handles released (at least one).
+  /// release: the handles released (at least one); subscribe, subscribed, unsubscribe: the
+  /// publication's block, then the reader's slots.
   std::span<const handle<std::byte>> handles;
+  /// subscribe: the number of slots (1 to `max_reader_slots`); subscribed: the status (any
+  /// value: see `subscribe_error`).
+  std::uint32_t value = 0;
 };
 
 /// Checks a control message's kind and the fds, handles and bytes that kind carries, and

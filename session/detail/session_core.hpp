@@ -77,6 +77,17 @@ class session_core : public std::enable_shared_from_this<session_core> {
   const void* resolve(handle<std::byte> h, std::size_t size, std::size_t alignment,
                       std::error_code& ec) const noexcept;
 
+  /// Publications (`seam/session/published.hpp`, session/publication.cpp): what handles the
+  /// subscribe and unsubscribe messages of the publication whose block is `key` (`owner`), or
+  /// the subscribed answer for the reader slots `key` (not `owner`). Called from the session's
+  /// thread with a message `decode_control` checked; must not block.
+  using publication_handler = std::function<void(const control&)>;
+  std::uint64_t add_publication_handler(handle<std::byte> key, bool owner,
+                                        publication_handler handler);
+  void remove_publication_handler(std::uint64_t id) noexcept;
+  /// Sends a control packet to the peer (publications' messages).
+  std::error_code send_control(const packet& p) noexcept { return send(p); }
+
   seam::arena& arena() const noexcept { return *m_arena; }
   pid_t peer_pid() const noexcept { return m_peer_pid; }
   uid_t peer_uid() const noexcept { return m_peer_uid; }
@@ -93,8 +104,17 @@ class session_core : public std::enable_shared_from_this<session_core> {
     }
   };
 
+  struct publication_entry {
+    std::uint64_t id;
+    handle<std::byte> key;
+    bool owner;
+    publication_handler handler;
+  };
+
   void run() noexcept;
   std::error_code dispatch(frame& f);
+  /// subscribe, subscribed, unsubscribe: to the handler of their key (session/publication.cpp).
+  std::error_code dispatch_publication(const control& c);
   /// Releases one lend of each handle; false if one was never lent.
   bool release(std::span<const handle<std::byte>> handles);
   std::error_code flush_releases() noexcept;
@@ -127,6 +147,8 @@ class session_core : public std::enable_shared_from_this<session_core> {
   std::atomic<std::size_t> m_lent{0};
   std::deque<session::channel_offer> m_channels;  // opened by the peer, not yet accepted
   std::vector<handle<std::byte>> m_releases;      // ours to send
+  std::vector<publication_entry> m_publication_handlers;
+  std::uint64_t m_next_publication_handler = 1;
   std::mutex m_send_mutex;                        // one packet at a time on the socket
   std::thread m_thread;
 };

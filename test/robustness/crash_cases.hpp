@@ -121,5 +121,8 @@ void writer_between_alloc_and_insert();
 void writer_with_remote_frees_pending();
 // A process killed holding a seam::mutex, half way through a change: crash_cases_lock.cpp.
 void locker_holding_lock();
+// Publications: crash_cases_published.cpp.
+void reader_holding_a_version();
+void publisher_while_publishing();
 
 }  // namespace seam::test::crash_cases

@@ -26,6 +26,7 @@
 #include "seam/seam.hpp"
 #include "seam/session/wire.hpp"
 #include "session/detail/protocol.hpp"
+#include "session/published_payload.hpp"
 #include "support/peer_output.hpp"
 
 namespace {
@@ -391,6 +392,35 @@ int soak(seam::session& s) {
   }
 }
 
+// A reader of the survivor's publication: subscribes once the survivor opened a channel (it
+// added this reader by then), holds the current version and waits to be killed.
+int reader_hold(seam::session& s) {
+  auto go = s.accept_channel(30s);
+  seam::published_reader<seam::test::payload> reader(s, "versions");
+  auto held = reader.acquire();
+  if (!held) return fail("nothing published");
+  say("at holding_a_version");
+  return block();
+}
+
+// A publisher to the survivor: publishes in a loop until killed.
+int publisher_loop(seam::session& s) {
+  seam::arena a;
+  seam::published<seam::test::payload> pub(a, "versions");
+  pub.add_reader(s);
+  for (std::uint64_t i = 1;; ++i) {
+    auto* p = pub.make();
+    {
+      seam::arena_scope scope{a};
+      seam::test::fill(*p, i);
+    }
+    pub.publish(p);
+    // The survivor subscribes once a version is there.
+    if (i == 1) s.open_channel();
+    if (i == 1000) say("at publishing");
+  }
+}
+
 int run_client(const std::string& mode, const std::string& app) {
   auto s = seam::session::connect(app, 10s);
   if (mode == "client-fd") return fd_sent(s);
@@ -406,6 +436,8 @@ int run_client(const std::string& mode, const std::string& app) {
   if (mode == "lender-walk") return lend_gib(s);
   if (mode == "rt-client") return round_trip(s);
   if (mode == "soak") return soak(s);
+  if (mode == "reader-hold") return reader_hold(s);
+  if (mode == "publisher-loop") return publisher_loop(s);
   if (mode.rfind("writer-", 0) == 0) return seam::test::writer_victim(s, mode);
   return fail("unknown mode " + mode);
 }

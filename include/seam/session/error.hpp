@@ -25,6 +25,7 @@ enum class session_errc {
   unknown_arena,        ///< A handle names an arena the peer never shared.
   lend_limit,           ///< The session has as many outstanding lends as it allows.
   would_block,          ///< Non-blocking call: nothing to do now; wait for the fd.
+  not_published,        ///< The peer publishes nothing under that name to this session.
 };
 
 namespace errc {

@@ -32,6 +32,7 @@ enum class transport;
 namespace detail {
 class session_core;
 struct borrow_token;
+struct session_access;
 }  // namespace detail
 
 /// Settings of one side of a session.
@@ -252,6 +253,7 @@ class session {
 
  private:
   friend class session_server;
+  friend struct detail::session_access;  // publications (session/publication.cpp)
   explicit session(std::shared_ptr<detail::session_core> core) noexcept;
   handle<std::byte> lend_bytes(const void* p, std::size_t size, std::function<void()> release,
                                bool counted = true);

@@ -29,7 +29,14 @@ enum class frame_kind : std::uint32_t {
   share = 0x53450005,    // session: another arena the peer may read (one fd)
   release = 0x53450006,  // session: handles the sender no longer borrows
   data = 0x53450007,     // channel: a user message
-  share_writable = 0x53450008,  // session: an arena the peer may also write (one fd, read-write)
+
+  // Session: publications (seam/session/published.hpp).
+  subscribe = 0x53450008,    // session: read a publication (handles: its block, our slots)
+  subscribed = 0x53450009,   // session: the answer to subscribe (bytes: one std::uint32_t)
+  unsubscribe = 0x5345000a,  // session: no longer read a publication (handles as subscribe)
+
+  // Session: shared writers (seam::session::share with access::read_write).
+  share_writable = 0x5345000b,  // session: an arena the peer may also write (one fd, read-write)
 };
 
 struct frame_header {
