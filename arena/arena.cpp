@@ -6,10 +6,12 @@
 #include <atomic>
 #include <ctime>
 
+#include "arena/detail/directory.hpp"
 #include "arena/detail/heap.hpp"
 #include "arena/detail/layout.hpp"
 #include "arena/detail/os.hpp"
 #include "arena/detail/stats_page.hpp"
+#include "arena/detail/writers.hpp"
 
 namespace seam {
 namespace detail {
@@ -33,9 +35,16 @@ class arena_core {
     header->header_size = header_bytes;
     header->id = id;
     header->capacity = capacity;
-    heap = std::make_unique<detail::heap>(fd.get(), base, header_bytes, capacity, ec);
-    throw_if(ec, "seam::arena: jemalloc arenas_create_ext");
+    // The writers' table follows the header page (whose second half is the stats page's).
+    if (header_bytes + writers_region_bytes(capacity) >= capacity) {
+      unmap(base, capacity);
+      throw std::system_error(EINVAL, std::system_category(), "seam::arena: capacity too small");
+    }
+    header->writers_offset = header_bytes;
+    init_directory_lock(header->directory_lock);
+    shared_writers::format(base, capacity, header_bytes);
     isolation = options.isolation;
+    start_heap("seam::arena", true);
     if (isolation == seam::isolation::strict) {
       // Now, after our own mapping (which keeps writing) and before any fd leaves the process.
       heap->keep_pages();
@@ -43,10 +52,54 @@ class arena_core {
       throw_if(ec, "seam::arena: sealing (F_SEAL_FUTURE_WRITE)");
     }
   }
+
+  // Attaches to the arena behind `writable` as one more writer.
+  explicit arena_core(unique_fd writable) {
+    std::error_code ec;
+    const long long size = file_size(writable.get(), ec);
+    throw_if(ec, "seam::arena::attach");
+    if (!is_sealed(writable.get()) || !is_writable(writable.get()) ||
+        size < static_cast<long long>(mapping_alignment) ||
+        (static_cast<std::size_t>(size) & (mapping_alignment - 1)) != 0) {
+      throw std::system_error(errc::bad_arena, "seam::arena::attach");
+    }
+    capacity = static_cast<std::size_t>(size);
+    base = static_cast<std::byte*>(map_aligned(writable.get(), capacity, true, ec));
+    throw_if(ec, "seam::arena::attach: mmap");
+    fd = std::move(writable);
+    const auto& h = header();
+    if (h.magic != arena_magic || h.version != arena_version || h.header_size != header_bytes ||
+        h.capacity != capacity || h.writers_offset != header_bytes) {
+      unmap(base, capacity);
+      throw std::system_error(errc::bad_arena, "seam::arena::attach");
+    }
+    id = h.id;
+    // A strict arena is sealed against writable mappings: it never reaches here (the map
+    // above fails), and `share_writable` refuses it.
+    isolation = seam::isolation::trust_same_uid;
+    start_heap("seam::arena::attach", false);
+  }
+
+  void start_heap(const char* what, bool creator) {
+    std::error_code ec;
+    writers = std::make_unique<shared_writers>(base, capacity, header_bytes, creator,
+                                               isolation == seam::isolation::strict, ec);
+    if (!ec) {
+      heap = std::make_unique<detail::heap>(fd.get(), base, header_bytes, capacity, ec, 0,
+                                            writers.get());
+    }
+    if (ec) {
+      heap.reset();
+      writers.reset();
+      unmap(base, capacity);
+      throw std::system_error(ec, what);
+    }
+  }
   arena_core(const arena_core&) = delete;
   arena_core& operator=(const arena_core&) = delete;
   ~arena_core() {
     heap.reset();  // before the memory it manages goes away
+    writers.reset();
     unmap(base, capacity);
   }
 
@@ -59,6 +112,7 @@ class arena_core {
   std::byte* base = nullptr;
   std::size_t capacity = 0;
   std::uint64_t id = 0;
+  std::unique_ptr<shared_writers> writers;
   seam::isolation isolation = seam::isolation::strict;
   std::unique_ptr<detail::heap> heap;
 };
@@ -131,6 +185,11 @@ void publish_stats(std::byte* base, const arena_stats& s) noexcept {
 }  // namespace
 
 arena::arena(const arena_options& options) : m_core(std::make_unique<detail::arena_core>(options)) {
+  register_arena(this);
+}
+
+arena::arena(unique_fd writable_fd)
+    : m_core(std::make_unique<detail::arena_core>(std::move(writable_fd))) {
   register_arena(this);
 }
 
@@ -254,6 +313,37 @@ unique_fd arena::share(std::error_code& ec) const noexcept {
   return fd;
 }
 
+unique_fd arena::share_writable() const {
+  std::error_code ec;
+  unique_fd fd = share_writable(ec);
+  throw_if(ec, "seam::arena::share_writable");
+  return fd;
+}
+
+unique_fd arena::share_writable(std::error_code& ec) const noexcept {
+  if (m_core->isolation == seam::isolation::strict) {
+    ec = errc::strict_isolation;
+    return {};
+  }
+  return detail::share_read_write(m_core->fd.get(), ec);
+}
+
+void arena::collect() {
+  std::error_code ec;
+  collect(ec);
+  throw_if(ec, "seam::arena::collect");
+}
+
+void arena::collect(std::error_code& ec) noexcept {
+  m_core->heap->collect_remote();
+  m_core->writers->reap();
+  if (m_core->writers->corrupt()) {
+    ec = errc::corrupt_arena;
+  } else {
+    ec.clear();
+  }
+}
+
 void arena::purge() noexcept {
   m_core->heap->purge();
   stats();  // publishes them
@@ -276,6 +366,13 @@ arena_stats arena::collect_stats() const noexcept {
   s.allocated = heap.allocated();
   s.resident = detail::resident_bytes(m_core->fd.get());
   s.extents = heap.extents();
+  const detail::writers_counters w = m_core->writers->counters();
+  s.writers = w.live_writers;
+  s.remote_frees_sent = w.remote_frees_sent;
+  s.remote_frees_pending = w.remote_frees_pending;
+  s.remote_frees_returned = w.remote_frees_returned;
+  s.orphan_frees = w.orphan_frees;
+  s.orphaned = w.orphaned_bytes;
   s.returns_memory = m_core->isolation != seam::isolation::strict;
   return s;
 }

@@ -117,6 +117,19 @@ class SEAM_API session {
   void share(seam::arena& a);
   /// As the overload above, reporting errors in `ec` instead of throwing.
   void share(seam::arena& a, std::error_code& ec) noexcept;
+  /// As `share(a)` with `access::read_only`; with `access::read_write` the peer may also attach
+  /// to `a` as a writer (`attach`): it can then write every byte of `a` (see
+  /// `arena::share_writable`). Lends may come from `a` either way.
+  void share(seam::arena& a, access mode);
+  /// As `share(a, mode)`, reporting errors in `ec` (`errc::strict_isolation` for a strict
+  /// arena shared with `access::read_write`).
+  void share(seam::arena& a, access mode, std::error_code& ec) noexcept;
+  /// Makes this process a writer of the arena `arena_id` that the peer shared with
+  /// `access::read_write` (0: the oldest such arena not attached yet), waiting up to `timeout`
+  /// (negative: forever) for the share to arrive. Each share attaches once. Throws
+  /// `std::system_error`: `errc::timed_out`, `errc::peer_closed`, and what `arena::attach`
+  /// throws. The peer's death is noticed by the arena itself (`arena::collect`, `stats`).
+  seam::arena attach(std::uint64_t arena_id = 0, duration timeout = duration(-1));
 
   /// Opens a new channel to the peer, which receives it with `accept_channel`: by default a
   /// `SOCK_SEQPACKET` socket; `options` choose the transport (e.g. the shared-memory ring).

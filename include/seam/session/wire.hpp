@@ -35,6 +35,9 @@ enum class frame_kind : std::uint32_t {
   subscribe = 0x53450008,    // session: read a publication (handles: its block, our slots)
   subscribed = 0x53450009,   // session: the answer to subscribe (bytes: one std::uint32_t)
   unsubscribe = 0x5345000a,  // session: no longer read a publication (handles as subscribe)
+
+  // Session: shared writers (seam::session::share with access::read_write).
+  share_writable = 0x5345000b,  // session: an arena the peer may also write (one fd, read-write)
 };
 
 struct frame_header {
