@@ -5,6 +5,7 @@
 
 #include "arena/detail/layout.hpp"
 #include "arena/detail/os.hpp"
+#include "arena/detail/stats_page.hpp"
 
 namespace seam {
 
@@ -69,6 +70,37 @@ bool arena_view::contains(const void* p, std::size_t size) const noexcept {
 const void* arena_view::resolve(std::uint64_t id, std::uint64_t offset, std::size_t size,
                                 std::size_t alignment, std::error_code& ec) const noexcept {
   return detail::resolve_in(m_base, m_size, m_id, id, offset, size, alignment, ec);
+}
+
+std::optional<published_arena_stats> arena_view::stats(std::error_code& ec) const noexcept {
+  ec.clear();
+  if (m_base == nullptr) return std::nullopt;
+  const auto& page = detail::stats_page_of(m_base);
+  if (detail::load_acquire(page.magic) != detail::stats_magic) return std::nullopt;
+  for (int attempt = 0; attempt < detail::max_stats_reads; ++attempt) {
+    const std::uint64_t before = detail::load_acquire(page.sequence);
+    if ((before & 1) != 0) continue;
+    published_arena_stats s;
+    s.owner_pid = detail::load_acquire(page.owner_pid);
+    s.published_ns = detail::load_acquire(page.published_ns);
+    s.publications = detail::load_acquire(page.publications);
+    s.capacity = detail::load_acquire(page.capacity);
+    s.reserved = detail::load_acquire(page.reserved);
+    s.allocated = detail::load_acquire(page.allocated);
+    s.resident = detail::load_acquire(page.resident);
+    s.extents = detail::load_acquire(page.extents);
+    if (detail::load_acquire(page.sequence) != before) continue;
+    // A consistent copy; now check it as any input. Pids are below 2^22 (PID_MAX_LIMIT).
+    if (s.capacity != m_size || s.reserved > m_size || s.allocated > m_size ||
+        s.resident > m_size || s.extents > m_size / 4096 || s.owner_pid == 0 ||
+        s.owner_pid > (std::uint64_t{1} << 22) || s.publications == 0) {
+      ec = errc::corrupt_arena;
+      return std::nullopt;
+    }
+    return s;
+  }
+  ec = std::make_error_code(std::errc::device_or_resource_busy);
+  return std::nullopt;
 }
 
 const void* arena_view::root_object(std::size_t size, std::size_t alignment) const {

@@ -202,7 +202,11 @@ bool mutex::acquire(const std::chrono::steady_clock::time_point* deadline,
     r = timed_lock(m_native, wait);
 #ifdef SEAM_MUTEX_WAIT_ON_REALTIME
     // TSan's pthread_mutex_timedlock records a plain success only, not a dead owner's lock.
-    if (r == EOWNERDEAD) __tsan_mutex_post_lock(&m_native, __tsan_mutex_try_lock, 0);
+    // An annotated lock is a pre/post pair: a lone post_lock trips gcc 12 TSan's own check.
+    if (r == EOWNERDEAD) {
+      __tsan_mutex_pre_lock(&m_native, __tsan_mutex_try_lock);
+      __tsan_mutex_post_lock(&m_native, __tsan_mutex_try_lock, 0);
+    }
 #endif
     if (r != ETIMEDOUT) return acquired(r, ec);
     if (!plausible()) {

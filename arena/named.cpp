@@ -2,6 +2,10 @@
 // side (the owner). The layout is in arena/detail/directory.hpp; the promises in
 // seam/arena/named.hpp.
 
+#include <pthread.h>
+#include <time.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "arena/detail/directory.hpp"
@@ -11,6 +15,36 @@
 namespace seam {
 namespace detail {
 namespace {
+
+// The directory's lock: the process's own mutex (its threads), then the arena's robust,
+// process-shared one (the other writer processes). The shared one is bytes of the arena: a
+// writer that died holding it hands it on (EOWNERDEAD; the entry it was writing stays reserved
+// or half-written, which readers already survive), and one left locked by garbage is waited
+// for a bounded time, then ignored, rather than hanging this process.
+class directory_guard {
+ public:
+  directory_guard(std::mutex& local, void* shared) noexcept
+      : m_local(local), m_shared(static_cast<pthread_mutex_t*>(shared)) {
+    m_local.lock();
+    timespec deadline{};
+    ::clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    const int r = ::pthread_mutex_timedlock(m_shared, &deadline);
+    if (r == EOWNERDEAD) ::pthread_mutex_consistent(m_shared);
+    m_held = r == 0 || r == EOWNERDEAD;
+  }
+  directory_guard(const directory_guard&) = delete;
+  directory_guard& operator=(const directory_guard&) = delete;
+  ~directory_guard() {
+    if (m_held) ::pthread_mutex_unlock(m_shared);
+    m_local.unlock();
+  }
+
+ private:
+  std::mutex& m_local;
+  pthread_mutex_t* m_shared;
+  bool m_held = false;
+};
 
 bool valid_name(std::string_view name) noexcept {
   return !name.empty() && name.size() <= max_name_length;
@@ -179,6 +213,50 @@ const void* find_named(const std::byte* base, std::size_t mapped, std::uint64_t 
   return nullptr;
 }
 
+std::vector<named_object_info> list_named(const std::byte* base, std::size_t mapped,
+                                          std::uint64_t id, std::error_code& ec) noexcept {
+  ec.clear();
+  std::vector<named_object_info> out;
+  if (base == nullptr || mapped < header_bytes) return out;
+  try {
+    const auto& header = *reinterpret_cast<const arena_header*>(base);
+    std::uint64_t offset = load_acquire(header.directory_offset);
+    for (std::uint64_t index = 0; offset != 0; ++index) {
+      const directory_block* block = block_at(base, mapped, id, offset, index, ec);
+      if (block == nullptr) return out;
+      const std::uint64_t capacity = block_capacity(index);
+      const std::uint64_t* hashes = hashes_of(block);
+      const directory_entry* entries = entries_of(block, capacity);
+      for (std::uint64_t i = 0; i < capacity; ++i) {
+        const std::uint64_t hash = load_acquire(hashes[i]);
+        if (hash == 0 || hash == tombstone) continue;
+        const std::uint64_t length = load_acquire(entries[i].name_length);
+        if (length == 0 || length > max_name_length) continue;  // changing, or checked below
+        entry_copy copy;
+        if (!read_entry(entries[i], hash, length, copy)) continue;  // not live, or changing
+        named_object_info info;
+        info.name.assign(reinterpret_cast<const char*>(copy.name), length);
+        info.offset = copy.offset;
+        info.size = copy.size;
+        info.alignment = copy.alignment;
+        info.fingerprint = copy.fingerprint;
+        const bool aligned = copy.alignment != 0 && (copy.alignment & (copy.alignment - 1)) == 0;
+        if (name_hash(info.name) != hash || !aligned ||
+            resolve_in(base, mapped, id, id, copy.offset, copy.size, copy.alignment, ec) ==
+                nullptr) {
+          ec = errc::corrupt_arena;
+          return out;
+        }
+        out.push_back(std::move(info));
+      }
+      offset = load_acquire(block->next);
+    }
+  } catch (const std::bad_alloc&) {
+    ec = std::make_error_code(std::errc::not_enough_memory);
+  }
+  return out;
+}
+
 }  // namespace detail
 
 namespace {
@@ -217,12 +295,26 @@ detail::name_slot probe(const arena& a, std::uint64_t hash, Visit visit,
 
 }  // namespace
 
+namespace detail {
+
+void init_directory_lock(void* lock) noexcept {
+  static_assert(sizeof(pthread_mutex_t) <= sizeof(arena_header::directory_lock));
+  pthread_mutexattr_t attr;
+  ::pthread_mutexattr_init(&attr);
+  ::pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  ::pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  ::pthread_mutex_init(static_cast<pthread_mutex_t*>(lock), &attr);
+  ::pthread_mutexattr_destroy(&attr);
+}
+
+}  // namespace detail
+
 detail::name_slot arena::reserve_name(std::string_view name, const detail::named_type& type) {
   using namespace detail;
   if (!valid_name(name)) throw std::system_error(errc::bad_name, "seam::arena::make_named");
   // Before the mutex: a forked child's copy of it may be held by a thread that no longer exists.
   if (forked()) throw std::system_error(errc::forked_child, "seam::arena::make_named");
-  std::lock_guard lock(m_names_mutex);
+  detail::directory_guard lock(m_names_mutex, detail::header_of(base()).directory_lock);
   const std::uint64_t hash = name_hash(name);
   // The first usable slot on the name's path: a tombstone, or a never-used slot of a block
   // that is less than half full. The whole path is walked: the name may be further on.
@@ -268,13 +360,13 @@ detail::name_slot arena::reserve_name(std::string_view name, const detail::named
 }
 
 void arena::publish_name(detail::name_slot slot, const void* object) noexcept {
-  std::lock_guard lock(m_names_mutex);
+  detail::directory_guard lock(m_names_mutex, detail::header_of(base()).directory_lock);
   detail::write_state(*slot.entry, detail::entry_live,
                       static_cast<std::uint64_t>(static_cast<const std::byte*>(object) - base()));
 }
 
 void arena::cancel_name(detail::name_slot slot) noexcept {
-  std::lock_guard lock(m_names_mutex);
+  detail::directory_guard lock(m_names_mutex, detail::header_of(base()).directory_lock);
   detail::store_release(*slot.hash, detail::tombstone);
   detail::write_entry(*slot.entry, detail::entry_free, {}, {0, 0, 0}, 0);
 }
@@ -291,7 +383,7 @@ void* arena::unname(std::string_view name, const detail::named_type& type,
     ec = errc::forked_child;
     return nullptr;
   }
-  std::lock_guard lock(m_names_mutex);
+  detail::directory_guard lock(m_names_mutex, detail::header_of(base()).directory_lock);
   const std::uint64_t hash = name_hash(name);
   directory_block* last = nullptr;
   std::uint64_t blocks = 0;

@@ -1,10 +1,13 @@
 #include "channel/detail/ring_transport.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <climits>
 #include <thread>
 
 #include "channel/detail/futex.hpp"
@@ -123,30 +126,44 @@ void ring_transport::adopt_peer(borrowed<const std::byte> peer, unique_fd peer_e
 }
 
 const ring_block* ring_transport::peer_block(duration timeout, std::error_code& ec) noexcept {
-  ec.clear();
-  if (const ring_block* p = m_peer.load(std::memory_order_seq_cst)) return p;
-  // One thread reads the answer; another that may not wait as long gives up on the lock.
-  std::unique_lock lock(m_answer_mutex, std::defer_lock);
-  if (timeout.count() < 0) {
-    lock.lock();
-  } else if (!lock.try_lock_for(timeout)) {
-    ec = timeout.count() == 0 ? errc::would_block : errc::timed_out;
-    return nullptr;
+  const auto start = clock::now();
+  for (;;) {
+    ec.clear();
+    if (const ring_block* p = m_peer.load(std::memory_order_seq_cst)) return p;
+    {
+      // Held only for a look that does not block: a thread waiting for the answer waits in
+      // poll, so a sender that may not wait as long is never stuck behind it.
+      std::lock_guard lock(m_answer_mutex);
+      if (const ring_block* p = m_peer.load(std::memory_order_seq_cst)) return p;
+      if (m_answer_error) return ec = m_answer_error, nullptr;
+      if (m_shut) return ec = errc::peer_closed, nullptr;
+      borrowed<const std::byte> block;
+      unique_fd event;
+      ec = m_answer(m_aux.get(), duration(0), block, event);
+      if (!ec) {
+        m_answer = nullptr;
+        adopt_peer(std::move(block), std::move(event));
+        return m_peer.load(std::memory_order_relaxed);
+      }
+      if (ec != errc::would_block) {
+        m_answer_error = ec;  // a bad answer (or none ever: the peer left) ends the channel
+        return nullptr;
+      }
+    }
+    const duration left = left_of(start, timeout);
+    if (left.count() == 0) {
+      ec = timeout.count() == 0 ? errc::would_block : errc::timed_out;
+      return nullptr;
+    }
+    pollfd p{m_aux.get(), POLLIN, 0};
+    const int ms =
+        left.count() < 0 ? -1 : static_cast<int>(std::min<std::int64_t>(left.count(), INT_MAX));
+    const int waited = ::poll(&p, 1, ms);
+    if (waited < 0 && errno != EINTR) {
+      ec = {errno, std::system_category()};
+      return nullptr;
+    }
   }
-  if (const ring_block* p = m_peer.load(std::memory_order_seq_cst)) return p;
-  if (m_answer_error) return ec = m_answer_error, nullptr;
-  if (m_shut) return ec = errc::peer_closed, nullptr;
-  borrowed<const std::byte> block;
-  unique_fd event;
-  ec = m_answer(m_aux.get(), timeout, block, event);
-  if (ec == errc::would_block || ec == errc::timed_out) return nullptr;
-  if (ec) {
-    m_answer_error = ec;  // a bad answer breaks the channel for good
-    return nullptr;
-  }
-  m_answer = nullptr;
-  adopt_peer(std::move(block), std::move(event));
-  return m_peer.load(std::memory_order_relaxed);
 }
 
 void ring_transport::shutdown() noexcept {
@@ -359,8 +376,7 @@ std::error_code ring_transport::receive(message& out, duration timeout) noexcept
       peer->tail.load(std::memory_order_acquire) == m_head) {
     // Emptied: the eventfd goes quiet, unless a message came in between (then it stays set).
     drain_event(m_wake->own_event.get());
-    if (peer->tail.load(std::memory_order_seq_cst) != m_head)
-      signal_event(m_wake->own_event.get());
+    if (peer->tail.load(std::memory_order_seq_cst) != m_head) signal_event(m_wake->own_event.get());
   }
   return {};
 }

@@ -2,7 +2,8 @@
 // start, both written by another process. The input chooses a file (its size, and whether it
 // carries the seals a Seam arena has) and the header bytes; `open` must either refuse or give
 // a view that keeps every promise `arena_view` makes. A view that opened is then used: its
-// root object (found through offsets in the same untrusted header) is resolved and read.
+// root object (found through offsets in the same untrusted header) is resolved and read, and
+// its stats page read.
 //
 // Input: one byte choosing the file, then the bytes written at its start (zero-padded to the
 // header page, or to the file's end if it is shorter).
@@ -12,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <system_error>
 
 #include "arena/detail/layout.hpp"
@@ -127,5 +129,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   read_root<std::uint8_t>(view);
   read_root<std::uint64_t>(view);
   read_root<line>(view);
+
+  // The stats page (bytes [2048, 4096) of the same page) is input too: a copy that comes back
+  // has held up to every check.
+  const std::optional<seam::published_arena_stats> stats = view.stats(ec);
+  if (ec) {
+    SEAM_FUZZ_CHECK(!stats);
+    SEAM_FUZZ_CHECK(ec == seam::errc::corrupt_arena || ec == std::errc::device_or_resource_busy);
+  } else if (stats) {
+    SEAM_FUZZ_CHECK(stats->capacity == view.size());
+    SEAM_FUZZ_CHECK(stats->allocated <= view.size() && stats->reserved <= view.size() &&
+                    stats->resident <= view.size());
+    SEAM_FUZZ_CHECK(stats->owner_pid != 0 && stats->publications != 0);
+  }
   return 0;
 }

@@ -1,9 +1,9 @@
-// Fuzzes `arena_view::find`: the lookup of a named object in the arena's directory, whose
-// bytes (the header's directory offset, the blocks and their entries) another process wrote.
-// The file is a valid, sealed arena header followed by whatever the input says; `find` must
-// either return nullptr with no error, fail with a directory error, or return an object that
-// lies in the mapping, aligned, past the header, of a type the directory recorded as the one
-// asked for.
+// Fuzzes `arena_view::find` and `arena_view::names`: the lookup and the listing of a named object
+// in the arena's directory, whose bytes (the header's directory offset, the blocks and their
+// entries) another process wrote. The file is a valid, sealed arena header followed by whatever the
+// input says; `find` must either return nullptr with no error, fail with a directory error, or
+// return an object that lies in the mapping, aligned, past the header, of a type the directory
+// recorded as the one asked for.
 //
 // Input: u64 directory offset, u8 type choice, u8 name length, the name's bytes, then the bytes
 // written from the end of the header page to the file's end (zero-padded).
@@ -114,5 +114,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       look_up<std::array<std::uint64_t, 8>>(view, name);
       break;
   }
+  // The listing (`seam arenas` shows it) walks every entry: each one it returns holds up.
+  std::error_code ec;
+  for (const seam::named_object_info& n : view.names(ec)) {
+    SEAM_FUZZ_CHECK(!n.name.empty() && n.name.size() <= seam::max_name_length);
+    SEAM_FUZZ_CHECK(n.alignment != 0 && (n.alignment & (n.alignment - 1)) == 0);
+    SEAM_FUZZ_CHECK(n.offset >= header_bytes && n.offset <= view.size() &&
+                    n.size <= view.size() - n.offset);
+    SEAM_FUZZ_CHECK((reinterpret_cast<std::uintptr_t>(view.base()) + n.offset) % n.alignment == 0);
+  }
+  SEAM_FUZZ_CHECK(!ec || ec == seam::errc::corrupt_arena);
   return 0;
 }

@@ -95,6 +95,10 @@ void check_control(std::span<const std::byte> packet, frame f) {
       SEAM_FUZZ_CHECK(c.fds.size() == 1 && c.setup.empty() && c.handles.empty());
       again = seam::detail::encode_share(-1);
       break;
+    case frame_kind::share_writable:
+      SEAM_FUZZ_CHECK(c.fds.size() == 1 && c.setup.empty() && c.handles.empty());
+      again = seam::detail::encode_share_writable(-1);
+      break;
     case frame_kind::release:
       SEAM_FUZZ_CHECK(c.fds.empty() && c.setup.empty() && !c.handles.empty());
       SEAM_FUZZ_CHECK(c.handles.size() <= seam::detail::max_release_handles);

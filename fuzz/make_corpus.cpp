@@ -79,6 +79,7 @@ void frame_seeds(const fs::path& dir) {
   write(dir, "channel", packet(1, frame_kind::channel, 0, 1, 1).put(std::uint8_t{1}));
   write(dir, "channel_without_setup", packet(1, frame_kind::channel, 0, 0, 1));
   write(dir, "share_without_fd", packet(0, frame_kind::share, 0, 0, 0));
+  write(dir, "share_writable", packet(1, frame_kind::share_writable, 0, 0, 1));
   const seam::handle<std::byte> lent[2] = {{7, 4096}, {7, 8192}};
   write(dir, "release", packet(0, frame_kind::release, 2, 0, 0).put(lent));
   write(dir, "release_empty", packet(0, frame_kind::release, 0, 0, 0));
@@ -264,7 +265,8 @@ void header_seeds(const fs::path& dir) {
                         root_offset,
                         root_size,
                         0,
-                        {}};
+                        {},
+                        0};
   };
   const std::uint64_t big = (std::uint64_t{2} << 20) + 4096;
   write(dir, "valid_4096", bytes{}.put(std::uint8_t{11}).put(header(4096, 0, 0)));
@@ -414,6 +416,40 @@ void ring_seeds(const fs::path& dir) {
   write(dir, "tail_past_ring", ring_seed(0, 4096 + 8, 8, 0, 0));
 }
 
+// --- writers_fuzzer: patches of the writers' table, then operations ---------------------------
+
+// Operations: 0 claim {u16 least pages, u16 extra chunks}, 1 remote free {u32 offset / 16},
+// 2 collect, 3 counters, 4 patch {u16 word, u64 value}.
+struct writers_seed {
+  bytes b;
+  explicit writers_seed(std::uint8_t patches) { b.put(patches); }
+  writers_seed& patch(std::uint16_t word, std::uint64_t value) {
+    b.put(word).put(value);
+    return *this;
+  }
+  writers_seed& claim(std::uint16_t pages, std::uint16_t chunks) {
+    b.put(std::uint8_t{0}).put(pages).put(chunks);
+    return *this;
+  }
+  writers_seed& free_at(std::uint32_t offset) {
+    b.put(std::uint8_t{1}).put(offset / 16);
+    return *this;
+  }
+  writers_seed& op(std::uint8_t code) {
+    b.put(code);
+    return *this;
+  }
+};
+
+void writers_seeds(const fs::path& dir) {
+  // Word 4 of the region is the bump pointer; word 8 + 8 * slot is a slot's state, 9 + 8 * slot
+  // its remote-free head.
+  write(dir, "claim_free_collect",
+        writers_seed(0).claim(3, 2).free_at(std::uint32_t{8} << 20).op(2).op(3).b);
+  write(dir, "bad_bump", writers_seed(1).patch(4, std::uint64_t{1} << 40).claim(1, 1).op(3).b);
+  write(dir, "bad_remote_head", writers_seed(1).patch(9, 0x12345).claim(1, 1).op(2).op(3).b);
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s <corpus-dir>\n", argv[0]);
@@ -426,5 +462,6 @@ int main(int argc, char** argv) {
   header_seeds(root / "arena_header_fuzzer");
   directory_seeds(root / "directory_fuzzer");
   ring_seeds(root / "ring_fuzzer");
+  writers_seeds(root / "writers_fuzzer");
   return 0;
 }

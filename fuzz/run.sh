@@ -16,7 +16,8 @@ fi
 build=$1
 seconds=$2
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-fuzzers=(frame_fuzzer handle_fuzzer segments_fuzzer arena_header_fuzzer directory_fuzzer ring_fuzzer)
+fuzzers=(frame_fuzzer handle_fuzzer segments_fuzzer arena_header_fuzzer directory_fuzzer ring_fuzzer
+         writers_fuzzer)
 
 for name in "${fuzzers[@]}"; do
   if [[ ! -x "$build/fuzz/$name" ]]; then

@@ -57,6 +57,10 @@ packet encode_channel(std::span<const std::byte> setup, std::span<const int> fds
 
 packet encode_share(int arena_fd) { return {frame_kind::share, {}, {}, {arena_fd}}; }
 
+packet encode_share_writable(int arena_fd) {
+  return {frame_kind::share_writable, {}, {}, {arena_fd}};
+}
+
 packet encode_release(std::span<const handle<std::byte>> handles) {
   return {frame_kind::release, {handles.begin(), handles.end()}, {}, {}};
 }
@@ -130,6 +134,7 @@ std::error_code decode_control(frame& f, control& out) noexcept {
               f.bytes.size() <= max_channel_setup;
       break;
     case frame_kind::share:
+    case frame_kind::share_writable:
       valid = f.fds.size() == 1 && f.handles.empty() && f.bytes.empty();
       break;
     case frame_kind::release:

@@ -48,6 +48,19 @@ void session::share(seam::arena& a, std::error_code& ec) noexcept {
   ec = m_core ? m_core->share(a) : std::error_code(errc::peer_closed);
 }
 
+void session::share(seam::arena& a, access mode) {
+  throw_if(core_of(m_core).share(a, mode), "seam::session::share");
+}
+void session::share(seam::arena& a, access mode, std::error_code& ec) noexcept {
+  ec = m_core ? m_core->share(a, mode) : std::error_code(errc::peer_closed);
+}
+
+seam::arena session::attach(std::uint64_t arena_id, duration timeout) {
+  unique_fd fd;
+  throw_if(core_of(m_core).take_writable(arena_id, timeout, fd), "seam::session::attach");
+  return seam::arena::attach(std::move(fd));
+}
+
 void session::offer_channel(std::span<const std::byte> setup, std::span<const int> fds,
                             std::error_code& ec) noexcept {
   ec = m_core ? m_core->offer_channel(setup, fds) : std::error_code(errc::peer_closed);

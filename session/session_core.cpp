@@ -147,22 +147,52 @@ std::error_code session_core::send(const packet& p) noexcept {
   return send_packet(m_socket.get(), p, std::chrono::seconds(10));
 }
 
-std::error_code session_core::share(seam::arena& a) noexcept {
+std::error_code session_core::share(seam::arena& a, access mode) noexcept {
+  const bool writable = mode == access::read_write;
   {
     std::lock_guard lock(m_mutex);
     if (!m_open) return errc::peer_closed;
-    if (std::find(m_lendable.begin(), m_lendable.end(), &a) != m_lendable.end()) return {};
+    auto& shared = writable ? m_shared_writable : m_lendable;
+    if (std::find(shared.begin(), shared.end(), &a) != shared.end()) return {};
   }
   std::error_code ec;
-  unique_fd fd = a.share(ec);
+  unique_fd fd = writable ? a.share_writable(ec) : a.share(ec);
   if (ec) return ec;
   try {
-    if ((ec = send(encode_share(fd.get())))) return ec;
+    if ((ec = send(writable ? encode_share_writable(fd.get()) : encode_share(fd.get())))) {
+      return ec;
+    }
     std::lock_guard lock(m_mutex);
-    m_lendable.push_back(&a);
+    if (std::find(m_lendable.begin(), m_lendable.end(), &a) == m_lendable.end()) {
+      m_lendable.push_back(&a);
+    }
+    if (writable) m_shared_writable.push_back(&a);
   } catch (const std::bad_alloc&) {
     return std::make_error_code(std::errc::not_enough_memory);
   }
+  return {};
+}
+
+std::error_code session_core::take_writable(std::uint64_t arena_id,
+                                            std::chrono::milliseconds timeout,
+                                            unique_fd& out) noexcept {
+  std::unique_lock lock(m_mutex);
+  auto offered = [&] {
+    return std::find_if(m_writable.begin(), m_writable.end(),
+                        [&](const auto& w) { return arena_id == 0 || w.first == arena_id; });
+  };
+  auto ready = [&] { return offered() != m_writable.end() || !m_open; };
+  if (timeout.count() < 0) {
+    m_changed.wait(lock, ready);
+  } else if (timeout.count() == 0) {
+    if (!ready()) return errc::would_block;
+  } else if (!m_changed.wait_for(lock, timeout, ready)) {
+    return errc::timed_out;
+  }
+  auto it = offered();
+  if (it == m_writable.end()) return errc::peer_closed;
+  out = std::move(it->second);
+  m_writable.erase(it);
   return {};
 }
 
@@ -341,6 +371,28 @@ std::error_code session_core::dispatch(frame& f) {
         // A peer that opens channels nobody accepts would fill our descriptor table.
         if (m_channels.size() >= max_pending_channels) return errc::protocol_error;
         m_channels.push_back({{c.setup.begin(), c.setup.end()}, std::move(c.fds)});
+      } catch (const std::bad_alloc&) {
+        return std::make_error_code(std::errc::not_enough_memory);
+      }
+      m_changed.notify_all();
+      return {};
+    }
+    case frame_kind::share_writable: {
+      // Checked as a view would check it (sealed, a Seam arena); `attach` checks it again.
+      std::error_code ec;
+      auto view = std::make_shared<const arena_view>(arena_view::open(c.fds[0].get(), ec));
+      if (ec) return ec;
+      std::lock_guard lock(m_mutex);
+      if (m_writable_offers >= max_peer_arenas) return errc::protocol_error;
+      ++m_writable_offers;
+      const bool known = std::any_of(m_peer_views.begin(), m_peer_views.end(),
+                                     [&](const auto& v) { return v->id() == view->id(); });
+      if (!known) {
+        if (m_peer_views.size() >= max_peer_arenas) return errc::protocol_error;
+        m_peer_views.push_back(view);
+      }
+      try {
+        m_writable.emplace_back(view->id(), std::move(c.fds[0]));
       } catch (const std::bad_alloc&) {
         return std::make_error_code(std::errc::not_enough_memory);
       }

@@ -125,4 +125,8 @@ inline void store_relaxed(std::uint64_t& v, std::uint64_t value) noexcept {
   __atomic_store_n(&v, value, __ATOMIC_RELAXED);
 }
 
+/// Makes `arena_header::directory_lock` a robust, process-shared mutex: the lock under which
+/// every writer process changes the directory (arena/named.cpp). Called by the arena's creator.
+void init_directory_lock(void* lock) noexcept;
+
 }  // namespace seam::detail

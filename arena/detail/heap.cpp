@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "arena/detail/os.hpp"
+#include "seam/arena/error.hpp"
 
 namespace seam::detail {
 namespace {
@@ -120,14 +121,14 @@ int destroy_tcache(unsigned tcache) noexcept {
 struct hooks {
   static heap& of(extent_hooks_t* h) { return *reinterpret_cast<hook_table*>(h)->owner; }
 
-  // Carves a fresh range off the top of jemalloc's side of the mapping (`huge_blocks`).
+  // Carves a fresh range off the top of jemalloc's side of a span (`huge_blocks`).
   // Fresh memfd pages are zero and always "committed" (the mapping is there). `new_addr` asks
   // to extend a range in place, which jemalloc does only without `retain`: refused.
   static void* alloc(extent_hooks_t* h, void* new_addr, std::size_t size, std::size_t alignment,
                      bool* zero, bool* commit, unsigned) {
     heap& self = of(h);
     if (self.forked() || new_addr != nullptr) return nullptr;
-    void* p = self.m_huge.carve_for_jemalloc(size, alignment);
+    void* p = self.carve(size, alignment);
     if (p == nullptr) return nullptr;
     self.m_extents.fetch_add(1, std::memory_order_relaxed);
     *zero = true;
@@ -171,7 +172,7 @@ struct hooks {
 };
 
 heap::heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std::error_code& ec,
-           unsigned arenas)
+           unsigned arenas, shared_writers* writers)
     : m_table{{&hooks::alloc, &hooks::dalloc, &hooks::destroy, nullptr, nullptr, nullptr,
                &hooks::purge, &hooks::split, &hooks::merge},
               this},
@@ -180,7 +181,9 @@ heap::heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std
       m_capacity(capacity),
       m_generation(g_next_generation.fetch_add(1, std::memory_order_relaxed)),
       m_fork_epoch(g_fork_epoch.load(std::memory_order_relaxed)),
-      m_huge(fd, base, begin, capacity),
+      m_writers(writers),
+      m_spans(new std::optional<huge_blocks>[max_spans]),
+      m_span_of(new std::atomic<std::uint8_t>[(capacity >> chunk_shift) + 1]{}),
       m_shared(std::min(shared_cache_limit, capacity / 4)) {
   install_fork_handlers();
   if (capacity / huge_blocks::page > UINT32_MAX) {  // the bounds are 32-bit page numbers
@@ -191,6 +194,24 @@ heap::heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std
   // serialise on its bin and extent locks. Every arena carves its ranges through the same hooks
   // from the same end of the mapping (`huge_blocks::carve_for_jemalloc`). The first is made
   // now, the others when threads come (`thread_cache_slow`).
+  if (writers == nullptr) {
+    m_spans[0].emplace(fd, base, begin, capacity);
+    for (std::size_t c = 0; c <= (capacity >> chunk_shift); ++c) m_span_of[c].store(1);
+    m_nspans.store(1, std::memory_order_release);
+  } else {
+    std::lock_guard lock(m_span_mutex);
+    // The creator of an arena that no other process may write (strict) takes all of it at once,
+    // as before shared writers: a span bounds in-place growth of huge blocks. The creator of
+    // one that may have other writers takes half, so that its huge blocks still grow far.
+    const std::size_t first = !writers->creator() ? 0
+                              : writers->sole()   ? capacity
+                                                  : (capacity / 2) & ~(chunk_bytes - 1);
+    if (!add_span(huge_blocks::page, first)) {
+      ec = writers->corrupt() ? std::error_code(errc::corrupt_arena)
+                              : std::error_code(errc::arena_full);
+      return;
+    }
+  }
   m_wanted = std::clamp(arenas != 0 ? arenas : std::thread::hardware_concurrency(), 1u, max_arenas);
   if (int r = add_arena(); r != 0) {
     ec = {r, std::system_category()};
@@ -317,7 +338,7 @@ const thread_entry& heap::thread_cache_slow() noexcept {
 unsigned heap::thread_arena() noexcept { return thread_cache().arena; }
 
 int heap::arena_of(const void* p) const noexcept {
-  if (m_huge.owns(p)) return -1;
+  if (!mine(p) || huge_span(p) != nullptr) return -1;
   unsigned index = 0;
   std::size_t size = sizeof index;
   if (mallctl("arenas.lookup", &index, &size, &p, sizeof p) != 0) return -1;
@@ -357,7 +378,7 @@ void* heap::allocate(std::size_t size, std::size_t alignment, bool zero) noexcep
     size = class_size(bin);
     alignment = 16;
   } else if (size > huge_blocks::threshold) {
-    if (void* p = m_huge.allocate(size, alignment, zero)) return p;
+    if (void* p = allocate_huge(size, alignment, zero)) return p;
     // The huge region cannot grow (jemalloc's ranges are in the way): jemalloc may have room.
   }
   return allocate_slow(size, alignment, zero);
@@ -366,6 +387,7 @@ void* heap::allocate(std::size_t size, std::size_t alignment, bool zero) noexcep
 void* heap::allocate_slow(std::size_t size, std::size_t alignment, bool zero) noexcept {
   const int cache = flags(size, alignment);  // makes t_last this thread's entry for the heap
   const int f = cache | MALLOCX_ARENA(m_arenas[t_last.arena]) | (zero ? MALLOCX_ZERO : 0);
+  if (m_writers != nullptr && m_writers->remote_pending()) collect_remote();
   if (void* p = mallocx(size, f)) return p;
   // Full, or jemalloc would not split the free ranges it has for this size (it splits a freed
   // range only up to 64 times the request): give every cached block back, turn free ranges
@@ -393,6 +415,12 @@ void* heap::allocate_medium(unsigned bin) noexcept {
 
 void heap::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept {
   if (p == nullptr || forked()) return;
+  if (!mine(p)) {
+    // Another writer's block (this heap's own never leave its spans).
+    if (m_writers != nullptr) m_writers->free_remote(static_cast<std::size_t>(
+                                  static_cast<std::byte*>(p) - m_base));
+    return;
+  }
   if (size != 0 && cacheable(size, alignment)) {
     const unsigned bin = bin_of(size);
     if (t_front.generation != m_generation) {
@@ -410,8 +438,8 @@ void heap::deallocate(void* p, std::size_t size, std::size_t alignment) noexcept
     return;
   }
   // A huge block may have shrunk (to no less than twice any cached size): look at the bounds.
-  if (m_huge.owns(p)) {
-    m_huge.deallocate(p);
+  if (huge_blocks* span = huge_span(p)) {
+    span->deallocate(p);
     return;
   }
   if (size != 0) {
@@ -475,12 +503,14 @@ bool heap::keep_shared(unsigned bin, void* first, void* last, std::size_t n) noe
 
 std::size_t heap::expand(void* p, std::size_t min_size, std::size_t preferred_size) noexcept {
   if (forked()) return usable_size(p);
-  if (m_huge.owns(p)) return m_huge.expand(p, min_size, preferred_size);
+  if (!mine(p)) return 0;  // another writer's block: only its heap knows it
+  if (huge_blocks* span = huge_span(p)) return span->expand(p, min_size, preferred_size);
   return xallocx(p, min_size, preferred_size > min_size ? preferred_size - min_size : 0, 0);
 }
 
 std::size_t heap::usable_size(const void* p) const noexcept {
-  if (m_huge.owns(p)) return m_huge.usable_size(p);
+  if (!mine(p)) return 0;
+  if (huge_blocks* span = huge_span(p)) return span->usable_size(p);
   return sallocx(const_cast<void*>(p), 0);
 }
 
@@ -510,10 +540,13 @@ void heap::purge_arenas() noexcept {
 
 void heap::purge() noexcept {
   if (forked()) return;
+  collect_remote();
   release_shared();
   flush_thread_cache();
   purge_arenas();
-  m_huge.purge();
+  for (unsigned i = 0, n = m_nspans.load(std::memory_order_acquire); i < n; ++i) {
+    m_spans[i]->purge();
+  }
 }
 
 std::size_t heap::allocated() const noexcept {
@@ -532,7 +565,11 @@ std::size_t heap::allocated() const noexcept {
   }
   // Blocks in the shared cache are free to users; jemalloc counts them as live.
   const std::size_t cached = m_shared.bytes();
-  return (total > cached ? total - cached : 0) + m_huge.allocated();
+  std::size_t huge = 0;
+  for (unsigned i = 0, n = m_nspans.load(std::memory_order_acquire); i < n; ++i) {
+    huge += m_spans[i]->allocated();
+  }
+  return (total > cached ? total - cached : 0) + huge;
 }
 
 }  // namespace seam::detail

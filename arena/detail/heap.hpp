@@ -7,12 +7,15 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <vector>
 
 #include "arena/detail/block_cache.hpp"
 #include "arena/detail/huge_blocks.hpp"
+#include "arena/detail/writers.hpp"
 
 namespace seam::detail {
 
@@ -36,9 +39,16 @@ struct hook_table {
   heap* owner;
 };
 
-/// The allocator of one arena: several jemalloc arenas over the top of [base + begin,
-/// base + capacity) of the memfd `fd`, carving their ranges downwards through the same extent
-/// hooks, and Seam's own huge blocks (over 1 MiB) from the bottom up (`huge_blocks`).
+/// The allocator of one process in one arena: several jemalloc arenas and Seam's own huge blocks
+/// (over 1 MiB) over the spans of the memfd `fd` that the heap owns. Without shared writers the
+/// heap has one span, [base + begin, base + capacity); with them (`writers`), it claims spans
+/// of whole chunks as it needs them from the arena's shared bump pointer, so that each writer
+/// process has its own heap over disjoint spans. In each span the jemalloc arenas carve their
+/// ranges downwards through the same extent hooks and huge blocks grow from the bottom up
+/// (`huge_blocks`). Which span (if any) holds an address is one load from a private table
+/// indexed by chunk: a block in no span of this heap is another writer's, and its free goes to
+/// that writer's remote-free list (`shared_writers::free_remote`); the blocks other writers
+/// freed for this heap come back at the allocation slow path and at `purge()`.
 /// Each thread allocates from one jemalloc arena, chosen round robin when it first uses the heap,
 /// with its own explicit thread cache, so threads do not contend on one arena's locks; a block
 /// may be freed by any thread (jemalloc returns it to the arena it came from). jemalloc's
@@ -59,8 +69,10 @@ struct hook_table {
 class heap {
  public:
   /// `arenas`: how many jemalloc arenas (0: one per CPU, up to `max_arenas`).
+  /// `writers`: the process's membership of the arena's shared writers (claims spans, frees
+  /// other writers' blocks); nullptr for a heap that owns [begin, capacity) alone.
   heap(int fd, std::byte* base, std::size_t begin, std::size_t capacity, std::error_code& ec,
-       unsigned arenas = 0);
+       unsigned arenas = 0, shared_writers* writers = nullptr);
   heap(const heap&) = delete;
   heap& operator=(const heap&) = delete;
   ~heap();
@@ -78,10 +90,7 @@ class heap {
   void flush_thread_cache() noexcept;
   /// For a strict arena, whose memfd refuses to punch holes: never tries to (jemalloc keeps
   /// its free pages as not zeroed, huge ranges are zeroed by hand when jemalloc takes them).
-  void keep_pages() noexcept {
-    m_keep_pages.store(true, std::memory_order_relaxed);
-    m_huge.keep_pages();
-  }
+  void keep_pages() noexcept;
   /// Returns the shared cache and the calling thread's caches to jemalloc, then every free page
   /// of the heap to the kernel.
   void purge() noexcept;
@@ -101,7 +110,14 @@ class heap {
   static constexpr std::size_t shared_cache_limit = std::size_t{128} << 20;
   /// Upper bound of the number of jemalloc arenas of one heap.
   static constexpr unsigned max_arenas = 8;
-  std::size_t reserved() const noexcept { return m_huge.reserved(); }
+  /// Bytes of address space handed out in the heap's spans.
+  std::size_t reserved() const noexcept;
+  /// Upper bound of the number of spans of one heap.
+  static constexpr unsigned max_spans = 128;
+  /// True if `p` lies in a span of this heap (false: another writer's block).
+  bool mine(const void* p) const noexcept { return span_index(p) != 0; }
+  /// Returns the blocks other writers freed for this heap to jemalloc (and huge blocks).
+  void collect_remote() noexcept;
   std::size_t extents() const noexcept { return m_extents.load(std::memory_order_relaxed); }
 
   /// Called by a thread that exits: returns its front cache of small blocks to its heap, if
@@ -123,6 +139,16 @@ class heap {
   bool keep_shared(unsigned bin, void* first, void* last, std::size_t n) noexcept;
   void release_shared() noexcept;
   void purge_arenas() noexcept;
+  unsigned span_index(const void* p) const noexcept {  // span + 1, or 0
+    const auto at = static_cast<std::size_t>(static_cast<const std::byte*>(p) - m_base);
+    return m_span_of[at >> chunk_shift].load(std::memory_order_relaxed);
+  }
+  huge_blocks* huge_span(const void* p) const noexcept;  // the span if `p` is a huge block
+  void* carve(std::size_t size, std::size_t alignment) noexcept;
+  void* allocate_huge(std::size_t size, std::size_t alignment, bool zero) noexcept;
+  // Claims a span of at least `least` bytes, preferably `want`; with m_span_mutex held.
+  bool add_span(std::size_t least, std::size_t want = 0) noexcept;
+  void free_local(void* p) noexcept;
 
   hook_table m_table;
   int m_fd;
@@ -140,7 +166,14 @@ class heap {
   unsigned m_fork_epoch;
   std::atomic<bool> m_dying{false};
   std::atomic<bool> m_keep_pages{false};  // see keep_pages()
-  huge_blocks m_huge;  // the split of the mapping between huge blocks and jemalloc
+  shared_writers* m_writers;
+  // The spans, each split between huge blocks and jemalloc; made in place (no allocation in a
+  // hook) and never destroyed before the heap. Written under m_span_mutex, before m_nspans.
+  std::unique_ptr<std::optional<huge_blocks>[]> m_spans;
+  std::atomic<unsigned> m_nspans{0};
+  std::atomic<unsigned> m_current{0};  // the span jemalloc carves from
+  std::unique_ptr<std::atomic<std::uint8_t>[]> m_span_of;  // per chunk: span + 1, 0: not ours
+  std::mutex m_span_mutex;
   std::atomic<std::size_t> m_extents{0};
   std::mutex m_mutex;               // guards m_tcaches
   std::vector<unsigned> m_tcaches;  // every thread's cache for this heap

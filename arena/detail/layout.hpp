@@ -27,9 +27,12 @@ struct arena_header {
   // The first block of the directory of named objects (arena/detail/directory.hpp), or 0.
   // Published like `root_offset`. Arenas from before named objects have 0 here: no names.
   std::uint64_t directory_offset;
-  // Reserved for the lock under which shared writers (several processes) will change the
-  // directory: 64 bytes, room for a robust process-shared mutex. Zero and unused today.
+  // The lock under which writer processes change the directory: a robust, process-shared
+  // pthread mutex (arena/named.cpp), initialised by the creator.
   alignas(64) std::uint64_t directory_lock[8];
+  // Where the shared writers' region (arena/detail/writers.hpp) starts: `header_bytes`, just
+  // after this page; 0 in arenas made before shared writers (which cannot be attached).
+  std::uint64_t writers_offset;
 };
 static_assert(sizeof(arena_header) <= header_bytes);
 

@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -99,6 +101,36 @@ unique_fd share_read_only(int fd, std::error_code& ec) noexcept {
   }
   ec.clear();
   return ro;
+}
+
+unique_fd share_read_write(int fd, std::error_code& ec) noexcept {
+  if (!is_sealed(fd) && ::fcntl(fd, F_ADD_SEALS, share_seals) != 0) {
+    ec = last_error();
+    return {};
+  }
+  // The owner's own description: after `share_read_only` made the file 0400, reopening it for
+  // writing through /proc would be refused.
+  unique_fd rw{::fcntl(fd, F_DUPFD_CLOEXEC, 0)};
+  if (!rw) {
+    ec = last_error();
+    return {};
+  }
+  ec.clear();
+  return rw;
+}
+
+bool is_writable(int fd) noexcept {
+  const int flags = ::fcntl(fd, F_GETFL);
+  return flags >= 0 && (flags & O_ACCMODE) == O_RDWR;
+}
+
+unique_fd open_pidfd(int pid) noexcept {
+  return unique_fd{static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))};
+}
+
+bool process_ended(int pidfd) noexcept {
+  pollfd p{pidfd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1;
 }
 
 bool is_sealed(int fd) noexcept {

@@ -27,6 +27,19 @@ void unmap(void* p, std::size_t size) noexcept;
 /// unless it was sealed by `seal_strict`.
 unique_fd share_read_only(int fd, std::error_code& ec) noexcept;
 
+/// Seals `fd` against shrinking and growing (as `share_read_only` does) and returns a duplicate
+/// of the owner's read-write fd, for a process that will write the arena too.
+unique_fd share_read_write(int fd, std::error_code& ec) noexcept;
+
+/// True if `fd` was opened for reading and writing.
+bool is_writable(int fd) noexcept;
+
+/// A pidfd of the process `pid` (invalid, with errno set, if there is none).
+unique_fd open_pidfd(int pid) noexcept;
+
+/// True if the process of `pidfd` has ended (a poll that does not wait).
+bool process_ended(int pidfd) noexcept;
+
 /// Seals `fd` for `isolation::strict`: against shrinking, growing, every future writable
 /// mapping, write and fallocate (`F_SEAL_FUTURE_WRITE`), and against further seals, and makes
 /// it mode 0400. Mappings made before keep writing: call it after the owner's own mapping.

@@ -77,7 +77,7 @@ class ring_transport final : public channel_transport {
   // Set once, by whichever thread sees the acceptor's answer first (under m_answer_mutex).
   std::atomic<const ring_block*> m_peer{nullptr};
   const std::byte* m_peer_ring = nullptr;
-  std::timed_mutex m_answer_mutex;
+  std::mutex m_answer_mutex;
   ring_answer m_answer;          // until the answer came (opener only)
   std::error_code m_answer_error;  // the answer was bad: the channel is broken
   std::byte* m_own_ring;

@@ -8,3 +8,4 @@
 #include "seam/channel.hpp"
 #include "seam/containers.hpp"
 #include "seam/session.hpp"
+#include "seam/version.hpp"

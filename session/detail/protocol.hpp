@@ -19,7 +19,7 @@ namespace seam::detail {
 
 inline constexpr std::uint64_t hello_magic = 0x4e4f495353455353;  // "SSESSION"
 /// 2: a channel message carries its transport's setup bytes. 3: publications (subscribe,
-/// subscribed, unsubscribe).
+/// subscribed, unsubscribe) and arenas shared for writing (share_writable).
 inline constexpr std::uint32_t protocol_version = 3;
 /// Most setup bytes a channel message may carry (its transport's description).
 inline constexpr std::size_t max_channel_setup = 256;
@@ -55,6 +55,8 @@ packet encode_refuse(std::error_code why, int error_number = 0);
 packet encode_channel(std::span<const std::byte> setup, std::span<const int> fds);
 /// share: another arena the peer may read.
 packet encode_share(int arena_fd);
+/// share_writable: an arena the peer may attach to as a writer (its fd is read-write).
+packet encode_share_writable(int arena_fd);
 /// release: handles the sender no longer borrows. At most `max_release_handles`.
 packet encode_release(std::span<const handle<std::byte>> handles);
 /// Most handles one release packet carries.
@@ -99,7 +101,7 @@ bool is_refusal_reason(std::error_code ec) noexcept;
 /// decoded from (which must outlive it); `fd` is taken out of the frame.
 struct control {
   frame_kind kind{};
-  /// channel, share: the descriptor; channel: the first of `fds`.
+  /// channel, share, share_writable: the descriptor; channel: the first of `fds`.
   std::vector<unique_fd> fds;
   /// channel: the transport's setup bytes.
   std::span<const std::byte> setup;

@@ -54,7 +54,11 @@ class session_core : public reactor_client, public std::enable_shared_from_this<
   void unwatch_close(std::uint64_t id) noexcept;
   bool wait_closed(std::chrono::milliseconds timeout) const;
 
-  std::error_code share(seam::arena& a) noexcept;
+  std::error_code share(seam::arena& a, access mode = access::read_only) noexcept;
+  /// Takes the read-write fd of the arena `arena_id` (0: the first not taken yet) that the
+  /// peer shared for writing, waiting up to `timeout` for it to arrive.
+  std::error_code take_writable(std::uint64_t arena_id, std::chrono::milliseconds timeout,
+                                unique_fd& out) noexcept;
   std::error_code offer_channel(std::span<const std::byte> setup,
                                 std::span<const int> fds) noexcept;
   std::error_code take_channel_offer(session::channel_offer& out,
@@ -141,6 +145,10 @@ class session_core : public reactor_client, public std::enable_shared_from_this<
   std::uint64_t m_next_hook = 1;
   std::vector<std::shared_ptr<const arena_view>> m_peer_views;
   std::vector<seam::arena*> m_lendable;
+  std::vector<seam::arena*> m_shared_writable;  // ours, shared for writing
+  // The peer's arenas shared for writing and not attached yet: id and read-write fd.
+  std::vector<std::pair<std::uint64_t, unique_fd>> m_writable;
+  std::size_t m_writable_offers = 0;  // how many the peer sent (bounded like its views)
   std::unordered_map<handle<std::byte>, lend_entry, key_hash> m_lends;
   std::atomic<std::size_t> m_lent{0};
   std::deque<session::channel_offer> m_channels;  // opened by the peer, not yet accepted

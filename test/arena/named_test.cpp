@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdio>
@@ -378,6 +379,52 @@ TEST_F(NamedCorruptDirectoryTest, EntryStuckMidWriteIsSkippedNotWaitedFor) {
   entry->sequence |= 1;  // as if the owner died while rewriting it
   EXPECT_FALSE(lookup());
   EXPECT_EQ(view.find<std::uint64_t>("answer"), nullptr);
+}
+
+TEST_F(NamedCorruptDirectoryTest, ListingNamesTheLiveObjectsAndRefusesABadEntry) {
+  std::error_code ec;
+  std::vector<seam::named_object_info> names = view.names(ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_EQ(names.size(), 1u);
+  EXPECT_EQ(names[0].name, "answer");
+  EXPECT_EQ(names[0].size, sizeof(std::uint64_t));
+  EXPECT_EQ(names[0].alignment, alignof(std::uint64_t));
+  EXPECT_EQ(names[0].fingerprint, seam::type_fingerprint<std::uint64_t>());
+  EXPECT_EQ(static_cast<const void*>(view.base() + names[0].offset),
+            static_cast<const void*>(view.find<std::uint64_t>("answer")));
+  entry->sequence |= 1;  // mid-write: skipped, not waited for
+  EXPECT_TRUE(view.names(ec).empty());
+  EXPECT_FALSE(ec);
+  entry->sequence &= ~std::uint64_t{1};
+  entry->offset = a.capacity() - 4;
+  view.names(ec);
+  EXPECT_EQ(ec, seam::errc::corrupt_arena);
+}
+
+TEST_F(NamedCorruptDirectoryTest, ListingAChainThatLoopsBackEnds) {
+  block->next = header->directory_offset;
+  std::error_code ec;
+  view.names(ec);
+  EXPECT_EQ(ec, seam::errc::corrupt_arena);
+}
+
+TEST(NamedTest, ListingNamesEveryLiveObjectAcrossBlocks) {
+  seam::arena a = small_arena("listing");
+  for (int i = 0; i < 1000; ++i) a.make_named<int>("n" + std::to_string(i), i);
+  for (int i = 0; i < 1000; i += 100) a.destroy_named<int>("n" + std::to_string(i));
+  const seam::unique_fd fd = a.share();
+  const seam::arena_view view = seam::arena_view::open(fd.get());
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (const auto& n : view.names(ec)) names.push_back(n.name);
+  ASSERT_FALSE(ec) << ec.message();
+  std::vector<std::string> expected;
+  for (int i = 0; i < 1000; ++i) {
+    if (i % 100 != 0) expected.push_back("n" + std::to_string(i));
+  }
+  std::sort(names.begin(), names.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(names, expected);
 }
 
 // --- Other processes -----------------------------------------------------------------------------

@@ -115,6 +115,10 @@ void server_while_reader_walks();
 void client_while_reader_walks();
 void lender_while_reader_walks();
 void borrower_while_reader_walks();
+// A shared writer of an arena we shared for writing: crash_cases_writers.cpp.
+void writer_holding_lock();
+void writer_between_alloc_and_insert();
+void writer_with_remote_frees_pending();
 // A process killed holding a seam::mutex, half way through a change: crash_cases_lock.cpp.
 void locker_holding_lock();
 // Publications: crash_cases_published.cpp.

@@ -38,7 +38,7 @@ using namespace seam::test::crash_cases;
 
 // ---- the system's shared memory, before and after the matrix --------------------------------
 
-constexpr std::size_t case_count = 22;  // the size of g_cases, below
+constexpr std::size_t case_count = 25;  // the size of g_cases, below
 
 // Every victim's arena is a memfd: the kernel frees it when the last fd and mapping go, which
 // must happen even though the victim died with SIGKILL and the survivor read from it. A
@@ -116,6 +116,9 @@ const crash_case g_cases[] = {
     {"client_reader_walk", client_while_reader_walks},
     {"lender_reader_walk", lender_while_reader_walks},
     {"borrower_reader_walk", borrower_while_reader_walks},
+    {"writer_holding_lock", writer_holding_lock},
+    {"writer_between_alloc_and_insert", writer_between_alloc_and_insert},
+    {"writer_remote_frees_pending", writer_with_remote_frees_pending},
     {"locker_holding_lock", locker_holding_lock},
     {"reader_holding_version", reader_holding_a_version},
     {"publisher_publishing", publisher_while_publishing},

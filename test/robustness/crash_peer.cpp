@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "capnp/file_content.hpp"
+#include "robustness/crash_peer_writers.hpp"
 #include "robustness/crash_protocol.hpp"
 #include "seam/seam.hpp"
 #include "seam/session/wire.hpp"
@@ -437,6 +438,7 @@ int run_client(const std::string& mode, const std::string& app) {
   if (mode == "soak") return soak(s);
   if (mode == "reader-hold") return reader_hold(s);
   if (mode == "publisher-loop") return publisher_loop(s);
+  if (mode.rfind("writer-", 0) == 0) return seam::test::writer_victim(s, mode);
   return fail("unknown mode " + mode);
 }
 

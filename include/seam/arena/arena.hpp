@@ -19,6 +19,7 @@
 #include "seam/arena/named.hpp"
 #include "seam/arena/shm_safe.hpp"
 #include "seam/arena/unique_fd.hpp"
+#include "seam/base/export.hpp"
 
 namespace seam {
 
@@ -69,6 +70,13 @@ struct arena_options {
   unsigned heap_arenas = 0;
 };
 
+/// What a process given an arena may do with it: read it (`share()`, `seam::arena_view`), or
+/// also allocate and free in it as one more writer (`share_writable()`, `arena::attach`).
+enum class access {
+  read_only,   ///< The peer maps the arena read-only; it can never write.
+  read_write,  ///< The peer becomes a writer of the arena with its own heap.
+};
+
 /// A snapshot of an arena's use of memory.
 struct arena_stats {
   std::size_t capacity = 0;   ///< Bytes of address space.
@@ -76,12 +84,20 @@ struct arena_stats {
   std::size_t allocated = 0;  ///< Bytes in live blocks (blocks in thread caches count as live).
   std::size_t resident = 0;   ///< Bytes of memory the arena's memfd holds now.
   std::size_t extents = 0;    ///< Extents the allocator holds from the arena.
+  // Shared writers (every arena has them: the creator is the first writer).
+  std::size_t writers = 0;                ///< Writer processes of the arena now (this one too).
+  std::size_t remote_frees_sent = 0;      ///< Blocks of other writers this process freed.
+  std::size_t remote_frees_pending = 0;   ///< Blocks others freed for this process, not back yet.
+  std::size_t remote_frees_returned = 0;  ///< Blocks others freed that this process took back.
+  std::size_t orphan_frees = 0;  ///< Frees into blocks of dead writers, dropped (whole arena).
+  std::size_t orphaned = 0;      ///< Bytes of space claimed by writers that died or left.
   /// False for a `strict` arena: its freed memory stays in `resident` (for reuse) until the
   /// arena is destroyed, whatever `purge()` does.
   bool returns_memory = true;
 };
 
-/// A heap in shared memory, owned by the process that created it.
+/// A heap in shared memory, written by the process that created it and by any process that
+/// attached to it as a writer (`attach`).
 ///
 /// One memfd, mapped once (`MAP_SHARED`, 2 MiB-aligned) and managed by a jemalloc arena whose
 /// own bookkeeping stays in private memory: the shared mapping holds only the arena header and
@@ -94,19 +110,42 @@ struct arena_stats {
 /// `errc::forked_child`; destroying the arena while another thread still uses it. The `arena`
 /// object itself lives in the owner's private memory and never moves (it is registered by
 /// address so that a block can be freed knowing only its pointer).
-class arena {
+///
+/// Shared writers: `share_writable()` hands out a read-write fd; `arena::attach(fd)` in another
+/// process makes that process a writer with its own jemalloc arena over chunks of the memfd it
+/// claims from a shared bump pointer (a table in the arena records each chunk's writer). Each
+/// writer allocates and frees its own blocks without locks or cross-process traffic. Freeing
+/// another writer's block (e.g. erasing a node it inserted) pushes the block onto that writer's
+/// lock-free remote-free list; the owner takes it back at its next allocation slow path or at
+/// `collect()`. When a writer dies its blocks stay valid (other writers' containers may point at
+/// them), frees into them are dropped and counted (`stats().orphan_frees`), and its space is
+/// reported as `stats().orphaned`; its slot is reused by a later writer. Death is seen through
+/// pidfds, without names. Writers change shared structures under a lock of their own
+/// (`seam::mutex`): the arena itself synchronises allocation only. Every word read from the
+/// shared writers' table is validated; a bad one is `errc::corrupt_arena` (or a dropped free),
+/// never an access outside the arena. What writers cannot be protected from: a writer can
+/// write any byte of the arena, so a buggy one can corrupt users' data (and the blocks it frees
+/// to others), as a buggy thread could in one process.
+class SEAM_API arena {
  public:
   /// Default alignment of `allocate`: that of `std::max_align_t`.
   static constexpr std::size_t default_alignment = alignof(std::max_align_t);
 
   /// Creates an arena. Throws `std::system_error` if the kernel refuses
   /// (`errc::address_space_limit`, `errc::map_count_limit`, or the errno). The jemalloc arena
-  /// behind the heap is made on the first allocation (jemalloc allows 4095 per process), so arenas
-  /// that never allocate (e.g. most sessions' own arenas on a busy server) cost one mapping and one
-  /// fd each.
+  /// behind the heap of a `strict` arena (the default) is made on its first allocation (jemalloc
+  /// allows 4095 per process), so arenas that never allocate (e.g. most sessions' own arenas on
+  /// a busy server) cost one mapping each; a `trust_same_uid` arena, which may get shared
+  /// writers, makes it at once.
   explicit arena(const arena_options& options = {});
   /// Same as the constructor, for `auto a = seam::arena::create();`.
   static arena create(const arena_options& options = {}) { return arena(options); }
+  /// Makes this process a writer of the arena whose fd `share_writable()` returned (in another
+  /// process): an `arena` like the creator's, at another address. Throws `std::system_error`:
+  /// `errc::bad_arena` (not a Seam arena, not sealed, not writable, or of an older layout),
+  /// `errc::corrupt_arena` (its writers' table is invalid), `errc::arena_full` (64 writers
+  /// already, or no space left for a first chunk).
+  static arena attach(unique_fd fd) { return arena(std::move(fd)); }
 
   arena(const arena&) = delete;
   arena& operator=(const arena&) = delete;
@@ -223,7 +262,23 @@ class arena {
   /// writable depends on the arena's `isolation`: never with `strict` (the default), yes with
   /// `trust_same_uid` (it owns the memfd, so it can `fchmod` it).
   unique_fd share() const;
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   unique_fd share(std::error_code& ec) const noexcept;
+  /// Returns a new read-write fd of the arena for a process that will attach as a writer
+  /// (`arena::attach`). The memfd is sealed against shrinking and growing first, as by `share()`.
+  /// The receiver can write every byte of the arena: give it only to processes you trust as
+  /// you trust your own threads.
+  unique_fd share_writable() const;
+  /// As `share_writable`, reporting errors in `ec`.
+  unique_fd share_writable(std::error_code& ec) const noexcept;
+
+  /// Takes back the blocks other writers freed for this process (they come back by themselves
+  /// at an allocation that misses the thread caches) and notes writers that died. Throws
+  /// `std::system_error` (`errc::corrupt_arena`) if the shared writers' table or a remote-free
+  /// link was found invalid (the blocks past the bad link are then leaked, never touched).
+  void collect();
+  /// As `collect`, reporting errors in `ec`.
+  void collect(std::error_code& ec) noexcept;
 
   /// Closes this process's descriptor of the arena's memfd, which only `share` and `stats`
   /// need: a server with thousands of sessions would otherwise hold one per session arena (and
@@ -244,7 +299,12 @@ class arena {
   /// on a thread that frees but rarely allocates here (blocks would wait in its cache).
   void flush_thread_cache() noexcept;
   /// Current use of memory. Flushes the calling thread's cache for this arena first.
+  /// Also publishes the figures in the arena's header for other processes
+  /// (`arena_view::stats`, the `seam stats` tool), as `share()`, `purge()` and, at most every
+  /// 100 ms, allocating or freeing (with its size) a block of `publish_block_size` or more do.
   arena_stats stats() const noexcept;
+  /// Blocks of this size or more refresh the published statistics (see `stats()`).
+  static constexpr std::size_t publish_block_size = std::size_t{1} << 20;
 
   /// An id that no other arena, in any process, is expected to have (64 random bits).
   std::uint64_t id() const noexcept;
@@ -259,7 +319,10 @@ class arena {
   seam::isolation isolation() const noexcept;
 
  private:
+  explicit arena(unique_fd writable_fd);
   [[noreturn]] void throw_allocation_failure(std::size_t alignment) const;
+  arena_stats collect_stats() const noexcept;
+  void publish_after_big_block() noexcept;
   std::uint64_t offset_of(const void* p, std::size_t size) const;
   void* resolve(std::uint64_t id, std::uint64_t offset, std::size_t size,
                 std::size_t alignment) const;
@@ -280,14 +343,15 @@ class arena {
 
 namespace detail {
 /// The thread's current arena; see `seam::arena_scope`.
-inline thread_local arena* t_current_arena = nullptr;
+SEAM_API inline thread_local arena* t_current_arena = nullptr;
 }  // namespace detail
 
 /// Makes `a` the calling thread's current arena until the scope ends, restoring the previous
 /// one then (scopes nest). `seam::allocator` allocates in the current arena. Not movable; use
 /// on one thread.
-class arena_scope {
+class SEAM_API arena_scope {
  public:
+  /// Makes `a` current until the scope ends.
   explicit arena_scope(arena& a) noexcept
       : m_previous(std::exchange(detail::t_current_arena, &a)) {}
   arena_scope(const arena_scope&) = delete;

@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "seam/base/error.hpp"
+#include "seam/base/export.hpp"
 
 namespace seam {
 
@@ -41,7 +42,7 @@ using enum arena_errc;
 }  // namespace errc
 
 /// The category of `seam::arena_errc`; its name is "seam.arena".
-const std::error_category& arena_category() noexcept;
+SEAM_API const std::error_category& arena_category() noexcept;
 
 /// Makes `seam::arena_errc` usable as a `std::error_code`.
 inline std::error_code make_error_code(arena_errc e) noexcept {
@@ -50,5 +51,7 @@ inline std::error_code make_error_code(arena_errc e) noexcept {
 
 }  // namespace seam
 
+/// \cond
 template <>
 struct std::is_error_code_enum<seam::arena_errc> : std::true_type {};
+/// \endcond

@@ -11,6 +11,8 @@
 #include <system_error>
 #include <utility>
 
+#include "seam/base/export.hpp"
+
 namespace seam {
 
 /// A mutex in shared memory that every process mapping it writable may lock, and that survives
@@ -54,7 +56,7 @@ namespace seam {
 ///
 /// Not movable: its address is registered with the kernel while it is held. 48 bytes
 /// (40 on glibc x86-64 for the pthread mutex); at most 64 bytes on every platform.
-class mutex {
+class SEAM_API mutex {
  public:
   /// How often a waiting `lock()` checks that the holder still lives.
   static constexpr std::chrono::milliseconds orphan_check_interval{500};

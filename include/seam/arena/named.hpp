@@ -43,15 +43,27 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "seam/arena/type_fingerprint.hpp"
+#include "seam/base/export.hpp"
 
 namespace seam {
 
 /// Longest name of a named object, in bytes.
 inline constexpr std::size_t max_name_length = 255;
+
+/// One named object as a listing (`arena_view::names`) reports it.
+struct named_object_info {
+  std::string name;               ///< The name's bytes.
+  std::uint64_t offset = 0;       ///< The object, from the arena's start.
+  std::uint64_t size = 0;         ///< `sizeof` of its type.
+  std::uint64_t alignment = 0;    ///< `alignof` of its type.
+  std::uint64_t fingerprint = 0;  ///< Its type's `seam::type_fingerprint`.
+};
 
 namespace detail {
 
@@ -66,8 +78,17 @@ struct name_slot {
 /// `base` (`mapped` bytes), or nullptr. Sets `ec` to `errc::bad_name`, `errc::type_mismatch`
 /// or `errc::corrupt_arena`, clears it otherwise (also when the name is not found).
 /// Defined in arena/named.cpp; never throws, whatever the directory holds.
-const void* find_named(const std::byte* base, std::size_t mapped, std::uint64_t id,
-                       std::string_view name, const named_type& type, std::error_code& ec) noexcept;
+SEAM_API const void* find_named(const std::byte* base, std::size_t mapped, std::uint64_t id,
+                                std::string_view name, const named_type& type,
+                                std::error_code& ec) noexcept;
+
+/// Every live named object of the arena `id` mapped at `base` (`mapped` bytes), each entry
+/// read under its sequence counter and checked (name length and hash, object bounds and
+/// alignment): `errc::corrupt_arena` if one does not hold up. Entries being changed are
+/// skipped. Defined in arena/named.cpp; never throws (out of memory is
+/// `std::errc::not_enough_memory`).
+SEAM_API std::vector<named_object_info> list_named(const std::byte* base, std::size_t mapped,
+                                                   std::uint64_t id, std::error_code& ec) noexcept;
 
 }  // namespace detail
 

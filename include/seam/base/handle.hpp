@@ -13,11 +13,14 @@ namespace seam {
 /// (the arena's first page is its header, never an object).
 template <class T>
 struct handle {
+  /// The id of the arena the object lives in.
   std::uint64_t arena_id = 0;
+  /// The object's offset from the arena's start; 0 is the null handle.
   std::uint64_t offset = 0;
 
   /// True when the handle names an object.
   explicit operator bool() const noexcept { return offset != 0; }
+  /// Equal contents.
   friend bool operator==(const handle&, const handle&) = default;
 
   /// The same place, seen as another type (checked again when resolved).

@@ -13,8 +13,11 @@ namespace seam {
 class unique_fd {
  public:
   unique_fd() noexcept = default;
+  /// Takes ownership of `fd` (-1: empty).
   explicit unique_fd(int fd) noexcept : m_fd(fd) {}
+  /// Move constructor.
   unique_fd(unique_fd&& other) noexcept : m_fd(other.release()) {}
+  /// Move assignment.
   unique_fd& operator=(unique_fd&& other) noexcept {
     reset(other.release());
     return *this;
@@ -25,6 +28,7 @@ class unique_fd {
 
   /// The descriptor, still owned; -1 when empty.
   int get() const noexcept { return m_fd; }
+  /// True unless empty.
   explicit operator bool() const noexcept { return m_fd >= 0; }
   /// Gives up ownership and returns the descriptor.
   int release() noexcept { return std::exchange(m_fd, -1); }

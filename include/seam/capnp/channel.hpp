@@ -8,6 +8,7 @@
 #include <span>
 #include <utility>
 
+#include "seam/base/export.hpp"
 #include "seam/base/unique_fd.hpp"
 #include "seam/capnp/message.hpp"
 #include "seam/channel/channel.hpp"
@@ -17,14 +18,18 @@ namespace seam::capnp {
 
 /// A request received by a server, to answer with `channel::reply`.
 struct incoming_request {
+  /// Identifies the request: `channel::reply` answers it.
   std::uint64_t id = 0;
+  /// The request's message, read in place.
   message_reader message;
 };
 
 /// A response typed by its schema.
 template <class Schema>
 struct response {
+  /// The response's message, read in place.
   message_reader message;
+  /// The response's root as `Schema`.
   typename Schema::Reader root() { return message.root<Schema>(); }
 };
 
@@ -50,9 +55,11 @@ struct response {
 /// `std::error_code&`.
 ///
 /// Not thread-safe: one thread uses a channel at a time. Private memory.
-class channel {
+class SEAM_API channel {
  public:
+  /// Timeouts, in milliseconds; negative waits forever.
   using duration = std::chrono::milliseconds;
+  /// A timeout that never expires.
   static constexpr duration forever = seam::channel::forever;
 
   /// Zero copy over `ch`, a channel of `session` (which must outlive this channel).
@@ -62,7 +69,9 @@ class channel {
   /// Copying over a connected stream socket (`AF_UNIX, SOCK_STREAM`, or TCP).
   static channel copying(unique_fd stream_socket, reader_options options = {});
 
+  /// Move constructor.
   channel(channel&&) noexcept = default;
+  /// Move assignment.
   channel& operator=(channel&&) noexcept = default;
 
   /// Sends a one-way message (and `fds`, zero copy only). The builder may be sent again, to
@@ -79,6 +88,7 @@ class channel {
 
   /// Sends `message` as a request and waits up to `timeout` for its response.
   message_reader request(message_builder& message, duration timeout);
+  /// Sends `message` as a request and waits up to `timeout` for its response.
   template <class Schema>
   response<Schema> request(message_builder& message, duration timeout) {
     return {request(message, timeout)};
@@ -86,6 +96,7 @@ class channel {
   /// As `request`, reporting errors in `ec` (and returning an empty reader).
   message_reader request(message_builder& message, duration timeout,
                          std::error_code& ec) noexcept;
+  /// As `request`, reporting errors in `ec` (and returning an empty response).
   template <class Schema>
   response<Schema> request(message_builder& message, duration timeout,
                            std::error_code& ec) noexcept {
@@ -104,6 +115,7 @@ class channel {
 
   /// Late responses dropped so far.
   std::size_t stale_responses() const noexcept { return m_stale; }
+  /// True if messages travel as handles into arenas (no copy), false for the copying channel.
   bool zero_copy() const noexcept { return m_session != nullptr; }
   /// The channel's descriptor, for readiness (epoll/Asio).
   int native_handle() const noexcept { return m_channel.native_handle(); }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "seam/arena/arena.hpp"
+#include "seam/base/export.hpp"
 #include "seam/base/unique_fd.hpp"
 #include "seam/session/session.hpp"
 
@@ -34,6 +35,7 @@ struct reader_options {
   /// byte several times, while bounding the work a hostile message with aliased pointers can
   /// cause). Cap'n Proto's own default (64 MiB) would refuse a 1 GiB message.
   std::uint64_t traversal_limit_words = 0;
+  /// Deepest nesting of structs and lists a reader accepts (Cap'n Proto's limit).
   int nesting_limit = 64;
   /// Most segments a message may have.
   std::size_t max_segments = 1 << 14;
@@ -48,8 +50,9 @@ struct reader_options {
 /// and the segments are freed only after the builder is gone AND every receiver dropped its
 /// reader (or died). Only the arena's owner process builds; not thread-safe (like any
 /// `MessageBuilder`). The builder object itself lives in private memory.
-class message_builder final : public ::capnp::MessageBuilder {
+class SEAM_API message_builder final : public ::capnp::MessageBuilder {
  public:
+  /// A builder whose segments come from `arena`.
   explicit message_builder(seam::arena& arena, builder_options options = {});
   /// Builds in the session's arena.
   explicit message_builder(seam::session& session, builder_options options = {})
@@ -58,8 +61,10 @@ class message_builder final : public ::capnp::MessageBuilder {
   message_builder& operator=(const message_builder&) = delete;
   ~message_builder() override;
 
+  /// Cap'n Proto's hook: a zeroed segment of at least `minimum_size` words from the arena.
   kj::ArrayPtr<::capnp::word> allocateSegment(unsigned minimum_size) override;
 
+  /// The arena the segments come from.
   seam::arena& arena() const noexcept;
   /// Words in use by the message so far.
   std::size_t size_words();
@@ -74,10 +79,12 @@ class message_builder final : public ::capnp::MessageBuilder {
 /// A received Cap'n Proto message. With zero copy it reads the sender's arena in place and
 /// releases the sender's lend when destroyed; with the copying path it owns a private copy.
 /// Movable; one thread at a time (like any `MessageReader`).
-class message_reader {
+class SEAM_API message_reader {
  public:
   message_reader() noexcept;
+  /// Move constructor.
   message_reader(message_reader&&) noexcept;
+  /// Move assignment.
   message_reader& operator=(message_reader&&) noexcept;
   ~message_reader();
 
@@ -94,10 +101,12 @@ class message_reader {
   bool zero_copy() const noexcept;
   /// Descriptors that came with the message.
   std::vector<unique_fd>& fds() noexcept;
+  /// True unless empty.
   explicit operator bool() const noexcept { return static_cast<bool>(m_state); }
 
   /// Implementation detail (defined in capnp/detail/segments.hpp).
   struct state;
+  /// For the channel: adopts a validated message.
   explicit message_reader(std::unique_ptr<state> s) noexcept;
 
  private:

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "seam/base/export.hpp"
 #include "seam/base/handle.hpp"
 #include "seam/base/unique_fd.hpp"
 #include "seam/channel/message.hpp"
@@ -56,8 +57,9 @@ struct channel_options {
 /// `native_handle()` can be watched with epoll or Boost.Asio for readiness. One thread may
 /// send while another receives; two threads must not receive (or send) at once. Lives in
 /// private memory.
-class channel {
+class SEAM_API channel {
  public:
+  /// Timeouts, in milliseconds; negative waits forever.
   using duration = std::chrono::milliseconds;
   /// Waits with no limit.
   static constexpr duration forever{-1};
@@ -80,7 +82,9 @@ class channel {
   /// Over a connected stream socket (`AF_UNIX, SOCK_STREAM`, or TCP): bytes only, messages up
   /// to `max_bytes` (the receiver allocates that much for a message that says so).
   static channel stream(unique_fd socket, std::size_t max_bytes = std::size_t{1} << 33);
+  /// Move constructor.
   channel(channel&&) noexcept;
+  /// Move assignment.
   channel& operator=(channel&&) noexcept;
   ~channel();
 
@@ -89,6 +93,7 @@ class channel {
   void send(std::span<const std::byte> bytes, std::span<const int> fds = {},
             std::span<const handle<std::byte>> handles = {},
             duration timeout = default_send_timeout);
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   void send(std::span<const std::byte> bytes, std::span<const int> fds,
             std::span<const handle<std::byte>> handles, duration timeout,
             std::error_code& ec) noexcept;

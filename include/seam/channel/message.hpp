@@ -38,7 +38,9 @@ using message_bytes = std::vector<std::byte, detail::default_init_allocator<std:
 
 /// A message received from a channel. Owns the descriptors that came with it.
 struct message {
+  /// The payload.
   message_bytes bytes;
+  /// Descriptors that came with the message, owned by it.
   std::vector<unique_fd> fds;
   /// Handles into arenas the session can read (checked: arena known, inside it).
   std::vector<handle<std::byte>> handles;

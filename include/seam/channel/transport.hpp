@@ -8,6 +8,7 @@
 #include <span>
 #include <system_error>
 
+#include "seam/base/export.hpp"
 #include "seam/base/handle.hpp"
 #include "seam/channel/message.hpp"
 
@@ -26,8 +27,9 @@ enum class transport {
 /// layer (`channel/`); all calls are `noexcept` and report errors as codes.
 ///
 /// Threads: one thread may send while another receives. Private memory.
-class channel_transport {
+class SEAM_API channel_transport {
  public:
+  /// Timeouts, in milliseconds; negative waits forever.
   using duration = std::chrono::milliseconds;
 
   virtual ~channel_transport() = default;

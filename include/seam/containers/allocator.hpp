@@ -45,19 +45,32 @@ class allocator {
   static_assert(detail::require_shm_safe<T>::value);  // fails with a readable message if not
 
  public:
+  /// The element type.
   using value_type = T;
+  /// `seam::offset_ptr<T>`: a pointer valid in every process that maps the arena.
   using pointer = ptr<T>;
+  /// `seam::offset_ptr<const T>`.
   using const_pointer = ptr<const T>;
+  /// `seam::offset_ptr<void>`.
   using void_pointer = ptr<void>;
+  /// `seam::offset_ptr<const void>`.
   using const_void_pointer = ptr<const void>;
+  /// Sizes: `std::size_t`.
   using size_type = std::size_t;
+  /// Distances between pointers: `std::ptrdiff_t`.
   using difference_type = std::ptrdiff_t;
+  /// Stateless: nothing to propagate.
   using propagate_on_container_copy_assignment = std::true_type;
+  /// Stateless: moves keep the blocks where they are.
   using propagate_on_container_move_assignment = std::true_type;
+  /// Stateless: swaps keep the blocks where they are.
   using propagate_on_container_swap = std::true_type;
+  /// Every `seam::allocator` frees what any other allocated.
   using is_always_equal = std::true_type;
+  /// The allocator for another element type, `seam::allocator<U>`.
   template <class U>
   struct rebind {
+    /// `seam::allocator<U>`.
     using other = allocator<U>;
   };
 
@@ -71,6 +84,7 @@ class allocator {
       boost::container::dtl::basic_multiallocation_chain<void_pointer>, T>;
 
   allocator() noexcept = default;
+  /// Converting constructor: allocators of all types are interchangeable.
   template <class U>
   allocator(const allocator<U>&) noexcept {}  // NOLINT: converting, as the standard requires
 
@@ -90,6 +104,7 @@ class allocator {
     if (a != nullptr) a->deallocate(raw, n * sizeof(T), alignof(T));
   }
 
+  /// The largest number of elements one allocation can hold.
   size_type max_size() const noexcept { return std::numeric_limits<size_type>::max() / sizeof(T); }
 
   /// Boost.Container's request to grow, shrink or replace a block (version 2).
@@ -136,6 +151,7 @@ class allocator {
 
   /// One node-sized block (version 2 name of `allocate(1)`).
   pointer allocate_one() { return allocate(1); }
+  /// Frees one element's block, as Boost.Container's version 2 allocators do.
   void deallocate_one(pointer p) noexcept { deallocate(p, 1); }
 
   /// `n` one-object blocks, added to `chain`; on failure none is kept and it throws.
@@ -153,6 +169,7 @@ class allocator {
     while (!chain.empty()) deallocate(chain.pop_front(), 1);
   }
 
+  /// Always true: any `seam::allocator` frees what another allocated.
   template <class U>
   friend bool operator==(const allocator&, const allocator<U>&) noexcept {
     return true;

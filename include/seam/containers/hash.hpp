@@ -120,6 +120,7 @@ struct hash {
   /// Tells the table that the result is already well mixed (it need not mix it again).
   using is_avalanching = void;
 
+  /// The hash, or the comparison, of its arguments.
   std::size_t operator()(const K& key) const noexcept(noexcept(raw(key))) {
     return detail::hash_mix(raw(key) ^ detail::k_hash_mul1, detail::k_hash_mul0);
   }
@@ -142,9 +143,12 @@ struct hash {
 /// `seam::string` can be searched with a `std::string_view` or a `std::string` (transparent).
 template <detail::char_string K>
 struct hash<K> {
+  /// Enables heterogeneous lookup: `find(std::string_view)` on string keys.
   using is_transparent = void;
+  /// Tells the table the hash is already well mixed.
   using is_avalanching = void;
 
+  /// The hash, or the comparison, of its arguments.
   template <detail::string_key S>
   std::size_t operator()(const S& s) const noexcept {
     const std::string_view v = detail::as_string_view(s);
@@ -158,10 +162,13 @@ struct hash<K> {
 template <class K>
 struct equal_to : std::equal_to<K> {};
 
+/// Equality for string keys, transparent: a `std::string_view` compares with a `seam::string`.
 template <detail::char_string K>
 struct equal_to<K> {
+  /// Enables heterogeneous lookup: `find(std::string_view)` on string keys.
   using is_transparent = void;
 
+  /// The hash, or the comparison, of its arguments.
   template <detail::string_key A, detail::string_key B>
   bool operator()(const A& a, const B& b) const noexcept {
     return detail::as_string_view(a) == detail::as_string_view(b);

@@ -85,6 +85,7 @@ class hash_map : public detail::hash_table<detail::map_policy<K, V>, Hash, Eq, A
   using base = detail::hash_table<detail::map_policy<K, V>, Hash, Eq, Allocator>;
 
  public:
+  /// The type of the values keys map to.
   using mapped_type = V;
   using typename base::const_iterator;
   using typename base::iterator;
@@ -94,6 +95,7 @@ class hash_map : public detail::hash_table<detail::map_policy<K, V>, Hash, Eq, A
 
   using base::base;
   hash_map() = default;
+  /// Replaces the contents with `values`.
   hash_map& operator=(std::initializer_list<value_type> values) {
     base::operator=(values);
     return *this;
@@ -112,16 +114,19 @@ class hash_map : public detail::hash_table<detail::map_policy<K, V>, Hash, Eq, A
     return this->emplace_at_key(key, std::piecewise_construct, std::forward_as_tuple(key),
                                 std::forward_as_tuple(std::forward<Args>(args)...));
   }
+  /// As the overload above, for this form of key and hint (as `std::map::try_emplace`).
   template <class... Args>
   std::pair<iterator, bool> try_emplace(key_type&& key, Args&&... args) {
     return this->emplace_at_key(key, std::piecewise_construct,
                                 std::forward_as_tuple(std::move(key)),
                                 std::forward_as_tuple(std::forward<Args>(args)...));
   }
+  /// As the overload above, for this form of key and hint (as `std::map::try_emplace`).
   template <class... Args>
   iterator try_emplace(const_iterator, const key_type& key, Args&&... args) {
     return try_emplace(key, std::forward<Args>(args)...).first;
   }
+  /// As the overload above, for this form of key and hint (as `std::map::try_emplace`).
   template <class... Args>
   iterator try_emplace(const_iterator, key_type&& key, Args&&... args) {
     return try_emplace(std::move(key), std::forward<Args>(args)...).first;
@@ -134,6 +139,7 @@ class hash_map : public detail::hash_table<detail::map_policy<K, V>, Hash, Eq, A
     if (!result.second) result.first->second = std::forward<M>(value);
     return result;
   }
+  /// As the overload above, for this form of key and hint (as `std::map::insert_or_assign`).
   template <class M>
   std::pair<iterator, bool> insert_or_assign(key_type&& key, M&& value) {
     auto result = try_emplace(std::move(key), std::forward<M>(value));
@@ -143,15 +149,19 @@ class hash_map : public detail::hash_table<detail::map_policy<K, V>, Hash, Eq, A
 
   /// The value under `key`, value-initialised first if the key is absent (owner only).
   V& operator[](const key_type& key) { return try_emplace(key).first->second; }
+  /// As the overload above, for a key that may be moved from.
   V& operator[](key_type&& key) { return try_emplace(std::move(key)).first->second; }
 
   /// The value under `key`; throws `std::out_of_range` if absent. The const form reads only.
   V& at(const key_type& key) { return checked(this->find(key)); }
+  /// As the overload above (constness, or a key of another type compared transparently).
   const V& at(const key_type& key) const { return checked(this->find(key)); }
+  /// As the overload above (constness, or a key of another type compared transparently).
   template <detail::lookup_key<Hash, Eq> Key>
   V& at(const Key& key) {
     return checked(this->find(key));
   }
+  /// As the overload above (constness, or a key of another type compared transparently).
   template <detail::lookup_key<Hash, Eq> Key>
   const V& at(const Key& key) const {
     return checked(this->find(key));
@@ -179,6 +189,7 @@ class hash_set : public detail::hash_table<detail::set_policy<K>, Hash, Eq, Allo
 
   using base::base;
   hash_set() = default;
+  /// Replaces the contents with `values`.
   hash_set& operator=(std::initializer_list<value_type> values) {
     base::operator=(values);
     return *this;

@@ -21,8 +21,10 @@ struct less : std::less<K> {};
 /// with any other).
 template <detail::char_string K>
 struct less<K> {
+  /// Enables heterogeneous lookup: `find(std::string_view)` on string keys.
   using is_transparent = void;
 
+  /// The hash, or the comparison, of its arguments.
   template <detail::string_key A, detail::string_key B>
   bool operator()(const A& a, const B& b) const noexcept {
     return detail::as_string_view(a) < detail::as_string_view(b);

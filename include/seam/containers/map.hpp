@@ -62,6 +62,7 @@ class map : public detail::map_tree<Key, T, Compare, true> {
   using base = detail::map_tree<Key, T, Compare, true>;
 
  public:
+  /// The type of the values keys map to.
   using mapped_type = T;
   using typename base::const_iterator;
   using typename base::iterator;
@@ -69,15 +70,18 @@ class map : public detail::map_tree<Key, T, Compare, true> {
   using typename base::size_type;
   using typename base::value_type;
 
+  /// Orders elements by their keys.
   using value_compare = detail::map_value_compare<value_type, Compare>;
 
   using base::base;
   map() = default;
+  /// Replaces the contents with `values`.
   map& operator=(std::initializer_list<value_type> values) {
     base::operator=(values);
     return *this;
   }
 
+  /// The comparison of elements (by key).
   value_compare value_comp() const { return value_compare(this->key_comp()); }
 
   using base::insert;
@@ -86,6 +90,7 @@ class map : public detail::map_tree<Key, T, Compare, true> {
   std::pair<iterator, bool> insert(P&& value) {
     return this->emplace(std::forward<P>(value));
   }
+  /// Inserts `value`; the hint is accepted for compatibility with `std::` containers.
   template <detail::insertable_as<value_type> P>
   iterator insert(const_iterator hint, P&& value) {
     return this->emplace_hint(hint, std::forward<P>(value));
@@ -97,16 +102,19 @@ class map : public detail::map_tree<Key, T, Compare, true> {
     return this->emplace_key(key, std::piecewise_construct, std::forward_as_tuple(key),
                              std::forward_as_tuple(std::forward<Args>(args)...));
   }
+  /// As the overload above, for this form of key and hint (as `std::map::try_emplace`).
   template <class... Args>
   std::pair<iterator, bool> try_emplace(key_type&& key, Args&&... args) {
     return this->emplace_key(key, std::piecewise_construct, std::forward_as_tuple(std::move(key)),
                              std::forward_as_tuple(std::forward<Args>(args)...));
   }
+  /// As the overload above, for this form of key and hint (as `std::map::try_emplace`).
   template <class... Args>
   iterator try_emplace(const_iterator hint, const key_type& key, Args&&... args) {
     return this->emplace_hint_key(hint, key, std::piecewise_construct, std::forward_as_tuple(key),
                                   std::forward_as_tuple(std::forward<Args>(args)...));
   }
+  /// As the overload above, for this form of key and hint (as `std::map::try_emplace`).
   template <class... Args>
   iterator try_emplace(const_iterator hint, key_type&& key, Args&&... args) {
     return this->emplace_hint_key(hint, key, std::piecewise_construct,
@@ -121,12 +129,14 @@ class map : public detail::map_tree<Key, T, Compare, true> {
     if (!result.second) result.first->second = std::forward<M>(value);
     return result;
   }
+  /// As the overload above, for this form of key and hint (as `std::map::insert_or_assign`).
   template <class M>
   std::pair<iterator, bool> insert_or_assign(key_type&& key, M&& value) {
     auto result = try_emplace(std::move(key), std::forward<M>(value));
     if (!result.second) result.first->second = std::forward<M>(value);
     return result;
   }
+  /// As the overload above, for this form of key and hint (as `std::map::insert_or_assign`).
   template <class M>
   iterator insert_or_assign(const_iterator hint, const key_type& key, M&& value) {
     const size_type before = this->size();
@@ -134,6 +144,7 @@ class map : public detail::map_tree<Key, T, Compare, true> {
     if (this->size() == before) it->second = std::forward<M>(value);  // the key was present
     return it;
   }
+  /// As the overload above, for this form of key and hint (as `std::map::insert_or_assign`).
   template <class M>
   iterator insert_or_assign(const_iterator hint, key_type&& key, M&& value) {
     const size_type before = this->size();
@@ -144,15 +155,19 @@ class map : public detail::map_tree<Key, T, Compare, true> {
 
   /// The value under `key`, value-initialised first if the key is absent (owner only).
   T& operator[](const key_type& key) { return try_emplace(key).first->second; }
+  /// As the overload above, for a key that may be moved from.
   T& operator[](key_type&& key) { return try_emplace(std::move(key)).first->second; }
 
   /// The value under `key`; throws `std::out_of_range` if absent. The const form reads only.
   T& at(const key_type& key) { return checked(this->find(key)); }
+  /// As the overload above (constness, or a key of another type compared transparently).
   const T& at(const key_type& key) const { return checked(this->find(key)); }
+  /// As the overload above (constness, or a key of another type compared transparently).
   template <detail::lookup_key<Compare> K>
   T& at(const K& key) {
     return checked(this->find(key));
   }
+  /// As the overload above (constness, or a key of another type compared transparently).
   template <detail::lookup_key<Compare> K>
   const T& at(const K& key) const {
     return checked(this->find(key));
@@ -173,20 +188,24 @@ class multimap : public detail::map_tree<Key, T, Compare, false> {
   using base = detail::map_tree<Key, T, Compare, false>;
 
  public:
+  /// The type of the values keys map to.
   using mapped_type = T;
   using typename base::const_iterator;
   using typename base::iterator;
   using typename base::value_type;
 
+  /// Orders elements by their keys.
   using value_compare = detail::map_value_compare<value_type, Compare>;
 
   using base::base;
   multimap() = default;
+  /// Replaces the contents with `values`.
   multimap& operator=(std::initializer_list<value_type> values) {
     base::operator=(values);
     return *this;
   }
 
+  /// The comparison of elements (by key).
   value_compare value_comp() const { return value_compare(this->key_comp()); }
 
   using base::insert;
@@ -195,6 +214,7 @@ class multimap : public detail::map_tree<Key, T, Compare, false> {
   iterator insert(P&& value) {
     return this->emplace(std::forward<P>(value));
   }
+  /// Inserts `value`; the hint is accepted for compatibility with `std::` containers.
   template <detail::insertable_as<value_type> P>
   iterator insert(const_iterator hint, P&& value) {
     return this->emplace_hint(hint, std::forward<P>(value));

@@ -29,16 +29,19 @@ class set : public detail::set_tree<Key, Compare, true> {
   using base = detail::set_tree<Key, Compare, true>;
 
  public:
+  /// Orders elements by their keys.
   using value_compare = Compare;
   using typename base::value_type;
 
   using base::base;
   set() = default;
+  /// Replaces the contents with `values`.
   set& operator=(std::initializer_list<value_type> values) {
     base::operator=(values);
     return *this;
   }
 
+  /// The comparison of elements (by key).
   value_compare value_comp() const { return this->key_comp(); }
 };
 
@@ -49,16 +52,19 @@ class multiset : public detail::set_tree<Key, Compare, false> {
   using base = detail::set_tree<Key, Compare, false>;
 
  public:
+  /// Orders elements by their keys.
   using value_compare = Compare;
   using typename base::value_type;
 
   using base::base;
   multiset() = default;
+  /// Replaces the contents with `values`.
   multiset& operator=(std::initializer_list<value_type> values) {
     base::operator=(values);
     return *this;
   }
 
+  /// The comparison of elements (by key).
   value_compare value_comp() const { return this->key_comp(); }
 };
 

@@ -31,29 +31,36 @@ class basic_string : public boost::container::basic_string<CharT, Traits, alloca
 
  public:
   using typename base::size_type;
+  /// The string view type the string converts to and compares with.
   using view_type = std::basic_string_view<CharT, Traits>;
 
   using base::base;
   basic_string() noexcept = default;
+  /// Copy constructor: allocates in the current arena.
   basic_string(const basic_string& other) : base() { assign_chars(other.data(), other.size()); }
+  /// Move constructor.
   basic_string(basic_string&&) noexcept = default;
   /// From what Boost's own members return (`substr`, `operator+` of a character pointer …).
   basic_string(const base& other) : base() {  // NOLINT: implicit, like a copy
     assign_chars(other.data(), other.size());
   }
+  /// Adopts a Boost string (same allocator, no copy).
   basic_string(base&& other) noexcept : base(std::move(other)) {}  // NOLINT: implicit, like a move
   /// From a view, and so from a `std::string`: Boost's own constructor takes a template template
   /// parameter that clang 14 does not match against `std::basic_string`'s three parameters.
   explicit basic_string(view_type chars) : base() { assign_chars(chars.data(), chars.size()); }
 
+  /// Copy assignment (in the current arena, as a copy constructor).
   basic_string& operator=(const basic_string& other) {
     if (this != &other) assign_chars(other.data(), other.size());
     return *this;
   }
+  /// Move assignment.
   basic_string& operator=(basic_string&&) noexcept = default;
   using base::operator=;
 
   using base::append;
+  /// Appends, as `std::string::append` with the same arguments.
   basic_string& append(const CharT* s, size_type n) {
     const size_type size = this->size();
     if (n <= this->capacity() - size) {  // fits: no reallocation, `s` stays valid
@@ -64,15 +71,21 @@ class basic_string : public boost::container::basic_string<CharT, Traits, alloca
     }
     return *this;
   }
+  /// Appends, as `std::string::append` with the same arguments.
   basic_string& append(const CharT* s) { return append(s, Traits::length(s)); }
   // Both: Boost's members taking any `View<CharT, Traits>` would otherwise match a
   // `seam::basic_string` exactly and win over `const base&`.
+  /// Appends, as `std::string::append` with the same arguments.
   basic_string& append(const basic_string& s) { return append(s.data(), s.size()); }
+  /// Appends, as `std::string::append` with the same arguments.
   basic_string& append(const base& s) { return append(s.data(), s.size()); }
+  /// Appends, as `std::string::append` with the same arguments.
   basic_string& append(const base& s, size_type pos, size_type n = base::npos) {
     return append(view_type(s.data(), s.size()).substr(pos, n));  // substr throws out_of_range
   }
+  /// Appends, as `std::string::append` with the same arguments.
   basic_string& append(view_type s) { return append(s.data(), s.size()); }
+  /// Appends, as `std::string::append` with the same arguments.
   basic_string& append(size_type n, CharT c) {
     const size_type size = this->size();
     if (n <= this->capacity() - size) {
@@ -83,24 +96,33 @@ class basic_string : public boost::container::basic_string<CharT, Traits, alloca
     }
     return *this;
   }
+  /// Appends, as `std::string::append` with the same arguments.
   basic_string& append(std::initializer_list<CharT> s) { return append(s.begin(), s.size()); }
 
   using base::operator+=;
+  /// Appends, as `std::string::operator+=`.
   basic_string& operator+=(const basic_string& s) { return append(s.data(), s.size()); }
+  /// Appends, as `std::string::operator+=`.
   basic_string& operator+=(const base& s) { return append(s.data(), s.size()); }
+  /// Appends, as `std::string::operator+=`.
   basic_string& operator+=(view_type s) { return append(s.data(), s.size()); }
+  /// Appends, as `std::string::operator+=`.
   basic_string& operator+=(const CharT* s) { return append(s); }
+  /// Appends, as `std::string::operator+=`.
   basic_string& operator+=(CharT c) {
     push_back(c);
     return *this;
   }
+  /// Appends, as `std::string::operator+=`.
   basic_string& operator+=(std::initializer_list<CharT> s) { return append(s); }
 
+  /// Appends `c`.
   void push_back(CharT c) {
     if (this->size() == this->capacity()) reallocate(grown_capacity(1));
     base::push_back(c);  // fits: Boost's own fast path
   }
 
+  /// Resizes to `n` characters, as `std::string::resize`.
   void resize(size_type n, CharT c) {
     if (n > this->size()) {
       append(n - this->size(), c);
@@ -108,6 +130,7 @@ class basic_string : public boost::container::basic_string<CharT, Traits, alloca
       base::resize(n, c);
     }
   }
+  /// Resizes to `n` characters, as `std::string::resize`.
   void resize(size_type n) { resize(n, CharT()); }
   /// Non-standard, as in Boost: the new characters are left uninitialised.
   void resize(size_type n, boost::container::default_init_t) {
@@ -115,6 +138,7 @@ class basic_string : public boost::container::basic_string<CharT, Traits, alloca
     base::resize(n, boost::container::default_init);
   }
 
+  /// Reserves room for `n` characters without reallocating later.
   void reserve(size_type n) {
     if (n > this->capacity()) reallocate(n);
   }
@@ -165,17 +189,20 @@ class basic_string : public boost::container::basic_string<CharT, Traits, alloca
   }
 };
 
+/// A string of `char` in an arena.
 using string = basic_string<char>;
 
 // Inline comparisons of two Seam strings: Boost's are out-of-line calls, and in a tree keyed by
 // strings every step of a search is one (measured: Boost's `compare` took 31% of building a
 // map<string, vector<int>>). Templates, so that they take Seam strings only, with no conversion;
 // mixed comparisons (with `const CharT*`, views) stay Boost's.
+/// Equal contents.
 template <class CharT, class Traits>
 bool operator==(const basic_string<CharT, Traits>& a, const basic_string<CharT, Traits>& b) noexcept {
   return std::basic_string_view<CharT, Traits>(a.data(), a.size()) ==
          std::basic_string_view<CharT, Traits>(b.data(), b.size());
 }
+/// Lexicographic order of contents.
 template <class CharT, class Traits>
 auto operator<=>(const basic_string<CharT, Traits>& a, const basic_string<CharT, Traits>& b) noexcept {
   return std::basic_string_view<CharT, Traits>(a.data(), a.size()) <=>
@@ -189,16 +216,19 @@ basic_string<CharT, Traits> operator+(basic_string<CharT, Traits> a,
   a.append(b);
   return a;
 }
+/// Concatenation (the result allocates in the current arena).
 template <class CharT, class Traits>
 basic_string<CharT, Traits> operator+(basic_string<CharT, Traits> a, const CharT* b) {
   a.append(b);
   return a;
 }
+/// Concatenation (the result allocates in the current arena).
 template <class CharT, class Traits>
 basic_string<CharT, Traits> operator+(basic_string<CharT, Traits> a, CharT b) {
   a.push_back(b);
   return a;
 }
+/// Concatenation (the result allocates in the current arena).
 template <class CharT, class Traits>
 basic_string<CharT, Traits> operator+(const CharT* a, const basic_string<CharT, Traits>& b) {
   basic_string<CharT, Traits> s;

@@ -59,6 +59,7 @@ class unordered_map : public detail::map_node_table<Key, T, Hash, Eq, true> {
   using base = detail::map_node_table<Key, T, Hash, Eq, true>;
 
  public:
+  /// The type of the values keys map to.
   using mapped_type = T;
   using typename base::const_iterator;
   using typename base::iterator;
@@ -68,6 +69,7 @@ class unordered_map : public detail::map_node_table<Key, T, Hash, Eq, true> {
 
   using base::base;
   unordered_map() = default;
+  /// Replaces the contents with `values`.
   unordered_map& operator=(std::initializer_list<value_type> values) {
     base::operator=(values);
     return *this;
@@ -79,6 +81,7 @@ class unordered_map : public detail::map_node_table<Key, T, Hash, Eq, true> {
   std::pair<iterator, bool> insert(P&& value) {
     return this->emplace(std::forward<P>(value));
   }
+  /// Inserts `value`; the hint is accepted for compatibility with `std::` containers.
   template <detail::insertable_as<value_type> P>
   iterator insert(const_iterator, P&& value) {
     return this->emplace(std::forward<P>(value)).first;
@@ -90,15 +93,18 @@ class unordered_map : public detail::map_node_table<Key, T, Hash, Eq, true> {
     return this->emplace_key(key, std::piecewise_construct, std::forward_as_tuple(key),
                              std::forward_as_tuple(std::forward<Args>(args)...));
   }
+  /// As the overload above, for this form of key and hint (as `std::map::try_emplace`).
   template <class... Args>
   std::pair<iterator, bool> try_emplace(key_type&& key, Args&&... args) {
     return this->emplace_key(key, std::piecewise_construct, std::forward_as_tuple(std::move(key)),
                              std::forward_as_tuple(std::forward<Args>(args)...));
   }
+  /// As the overload above, for this form of key and hint (as `std::map::try_emplace`).
   template <class... Args>
   iterator try_emplace(const_iterator, const key_type& key, Args&&... args) {
     return try_emplace(key, std::forward<Args>(args)...).first;
   }
+  /// As the overload above, for this form of key and hint (as `std::map::try_emplace`).
   template <class... Args>
   iterator try_emplace(const_iterator, key_type&& key, Args&&... args) {
     return try_emplace(std::move(key), std::forward<Args>(args)...).first;
@@ -111,16 +117,19 @@ class unordered_map : public detail::map_node_table<Key, T, Hash, Eq, true> {
     if (!result.second) result.first->second = std::forward<M>(value);
     return result;
   }
+  /// As the overload above, for this form of key and hint (as `std::map::insert_or_assign`).
   template <class M>
   std::pair<iterator, bool> insert_or_assign(key_type&& key, M&& value) {
     auto result = try_emplace(std::move(key), std::forward<M>(value));
     if (!result.second) result.first->second = std::forward<M>(value);
     return result;
   }
+  /// As the overload above, for this form of key and hint (as `std::map::insert_or_assign`).
   template <class M>
   iterator insert_or_assign(const_iterator, const key_type& key, M&& value) {
     return insert_or_assign(key, std::forward<M>(value)).first;
   }
+  /// As the overload above, for this form of key and hint (as `std::map::insert_or_assign`).
   template <class M>
   iterator insert_or_assign(const_iterator, key_type&& key, M&& value) {
     return insert_or_assign(std::move(key), std::forward<M>(value)).first;
@@ -128,15 +137,19 @@ class unordered_map : public detail::map_node_table<Key, T, Hash, Eq, true> {
 
   /// The value under `key`, value-initialised first if the key is absent (owner only).
   T& operator[](const key_type& key) { return try_emplace(key).first->second; }
+  /// As the overload above, for a key that may be moved from.
   T& operator[](key_type&& key) { return try_emplace(std::move(key)).first->second; }
 
   /// The value under `key`; throws `std::out_of_range` if absent. The const form reads only.
   T& at(const key_type& key) { return checked(this->find(key)); }
+  /// As the overload above (constness, or a key of another type compared transparently).
   const T& at(const key_type& key) const { return checked(this->find(key)); }
+  /// As the overload above (constness, or a key of another type compared transparently).
   template <detail::lookup_key<Hash, Eq> K>
   T& at(const K& key) {
     return checked(this->find(key));
   }
+  /// As the overload above (constness, or a key of another type compared transparently).
   template <detail::lookup_key<Hash, Eq> K>
   const T& at(const K& key) const {
     return checked(this->find(key));
@@ -158,6 +171,7 @@ class unordered_multimap : public detail::map_node_table<Key, T, Hash, Eq, false
   using base = detail::map_node_table<Key, T, Hash, Eq, false>;
 
  public:
+  /// The type of the values keys map to.
   using mapped_type = T;
   using typename base::const_iterator;
   using typename base::iterator;
@@ -165,6 +179,7 @@ class unordered_multimap : public detail::map_node_table<Key, T, Hash, Eq, false
 
   using base::base;
   unordered_multimap() = default;
+  /// Replaces the contents with `values`.
   unordered_multimap& operator=(std::initializer_list<value_type> values) {
     base::operator=(values);
     return *this;
@@ -176,6 +191,7 @@ class unordered_multimap : public detail::map_node_table<Key, T, Hash, Eq, false
   iterator insert(P&& value) {
     return this->emplace(std::forward<P>(value));
   }
+  /// Inserts `value`; the hint is accepted for compatibility with `std::` containers.
   template <detail::insertable_as<value_type> P>
   iterator insert(const_iterator, P&& value) {
     return this->emplace(std::forward<P>(value));

@@ -34,6 +34,7 @@ class unordered_set : public detail::set_node_table<Key, Hash, Eq, true> {
 
   using base::base;
   unordered_set() = default;
+  /// Replaces the contents with `values`.
   unordered_set& operator=(std::initializer_list<value_type> values) {
     base::operator=(values);
     return *this;
@@ -51,6 +52,7 @@ class unordered_multiset : public detail::set_node_table<Key, Hash, Eq, false> {
 
   using base::base;
   unordered_multiset() = default;
+  /// Replaces the contents with `values`.
   unordered_multiset& operator=(std::initializer_list<value_type> values) {
     base::operator=(values);
     return *this;

@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "seam/arena/error.hpp"
+#include "seam/base/export.hpp"
 
 namespace seam {
 
@@ -39,7 +40,7 @@ using enum session_errc;
 }  // namespace errc
 
 /// The category of `seam::session_errc`; its name is "seam.session".
-const std::error_category& session_category() noexcept;
+SEAM_API const std::error_category& session_category() noexcept;
 
 /// Makes `seam::session_errc` usable as a `std::error_code`.
 inline std::error_code make_error_code(session_errc e) noexcept {
@@ -48,5 +49,7 @@ inline std::error_code make_error_code(session_errc e) noexcept {
 
 }  // namespace seam
 
+/// \cond
 template <>
 struct std::is_error_code_enum<seam::session_errc> : std::true_type {};
+/// \endcond

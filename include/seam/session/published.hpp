@@ -56,6 +56,7 @@
 
 #include "seam/arena/arena.hpp"
 #include "seam/arena/arena_view.hpp"
+#include "seam/base/export.hpp"
 #include "seam/base/handle.hpp"
 #include "seam/session/error.hpp"
 #include "seam/session/session.hpp"
@@ -166,21 +167,21 @@ struct reader_path {
 /// Destroys the version node at `node` of the arena.
 using destroy_version_fn = void (*)(seam::arena&, void* node) noexcept;
 /// The owner's private state of the publication whose block is `block`.
-std::shared_ptr<publication_state> open_publication(seam::arena& a, publication_header* block,
+SEAM_API std::shared_ptr<publication_state> open_publication(seam::arena& a, publication_header* block,
                                                     destroy_version_fn destroy);
 /// `published::add_reader`.
-void add_publication_reader(publication_state& p, session& s, std::error_code& ec) noexcept;
+SEAM_API void add_publication_reader(publication_state& p, session& s, std::error_code& ec) noexcept;
 /// Makes the node at `offset` current (0: none), retires the previous one, reclaims.
-void publish_version(publication_state& p, std::uint64_t offset) noexcept;
+SEAM_API void publish_version(publication_state& p, std::uint64_t offset) noexcept;
 /// `published::collect`.
-std::size_t collect_versions(publication_state& p) noexcept;
+SEAM_API std::size_t collect_versions(publication_state& p) noexcept;
 /// Withdraws the publication (the owner's destructor).
-void close_publication(publication_state& p) noexcept;
+SEAM_API void close_publication(publication_state& p) noexcept;
 /// Finds a publication's block by name, its type checked.
 using lookup_fn = const publication_header* (*)(const session&, std::string_view,
                                                 std::error_code&) noexcept;
 /// Subscribes to the publication `name` of the peer of `s`; sets `path` on success.
-std::shared_ptr<subscription_state> subscribe(session& s, std::string_view name, lookup_fn lookup,
+SEAM_API std::shared_ptr<subscription_state> subscribe(session& s, std::string_view name, lookup_fn lookup,
                                               std::size_t slots, std::chrono::milliseconds timeout,
                                               reader_path*& path, std::error_code& ec) noexcept;
 
@@ -195,7 +196,7 @@ struct published_stats {
 
 namespace detail {
 /// `published::stats`.
-published_stats publication_stats(const publication_state& p) noexcept;
+SEAM_API published_stats publication_stats(const publication_state& p) noexcept;
 }  // namespace detail
 
 /// The owner side of a publication: versions of a `T` in an arena, published one after the

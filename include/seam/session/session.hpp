@@ -17,6 +17,7 @@
 
 #include "seam/arena/arena.hpp"
 #include "seam/arena/arena_view.hpp"
+#include "seam/base/export.hpp"
 #include "seam/base/handle.hpp"
 #include "seam/base/unique_fd.hpp"
 #include "seam/session/error.hpp"
@@ -101,13 +102,16 @@ class borrowed;
 ///
 /// Thread-safe, movable. Destroying the session closes it, releases what it lent, and frees its
 /// arena; `borrowed` objects keep the peer's arena mapped until they go.
-class session {
+class SEAM_API session {
  public:
+  /// Timeouts, in milliseconds; negative waits forever.
   using duration = std::chrono::milliseconds;
 
   /// An empty session.
   session() noexcept;
+  /// Move constructor.
   session(session&&) noexcept;
+  /// Move assignment.
   session& operator=(session&&) noexcept;
   ~session();
 
@@ -122,6 +126,7 @@ class session {
   /// `close_reason()`) names it.
   static session connect(std::string_view app, duration timeout = std::chrono::seconds(5),
                          const session_options& options = {});
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   static session connect(std::string_view app, duration timeout, const session_options& options,
                          std::error_code& ec) noexcept;
 
@@ -140,6 +145,7 @@ class session {
 
   /// The peer's process id and user id, as the kernel reported them.
   pid_t peer_pid() const noexcept;
+  /// The peer's user id, as the kernel reported it.
   uid_t peer_uid() const noexcept;
 
   /// This side's session arena: build here what you lend to the peer. Sized by
@@ -151,19 +157,36 @@ class session {
   /// Lets the peer read `a` too (e.g. one large dataset shared by every client). `a` must
   /// outlive the session. Lends may then come from `a`.
   void share(seam::arena& a);
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   void share(seam::arena& a, std::error_code& ec) noexcept;
+  /// As `share(a)` with `access::read_only`; with `access::read_write` the peer may also attach
+  /// to `a` as a writer (`attach`): it can then write every byte of `a` (see
+  /// `arena::share_writable`). Lends may come from `a` either way.
+  void share(seam::arena& a, access mode);
+  /// As `share(a, mode)`, reporting errors in `ec` (`errc::strict_isolation` for a strict
+  /// arena shared with `access::read_write`).
+  void share(seam::arena& a, access mode, std::error_code& ec) noexcept;
+  /// Makes this process a writer of the arena `arena_id` that the peer shared with
+  /// `access::read_write` (0: the oldest such arena not attached yet), waiting up to `timeout`
+  /// (negative: forever) for the share to arrive. Each share attaches once. Throws
+  /// `std::system_error`: `errc::timed_out`, `errc::peer_closed`, and what `arena::attach`
+  /// throws. The peer's death is noticed by the arena itself (`arena::collect`, `stats`).
+  seam::arena attach(std::uint64_t arena_id = 0, duration timeout = duration(-1));
 
   /// Opens a new channel to the peer, which receives it with `accept_channel`: by default a
   /// `SOCK_SEQPACKET` socket; `options` choose the transport (e.g. the shared-memory ring).
   /// Implemented by the channel layer (include `seam/channel.hpp`, link `seam::channel`).
   channel open_channel();
+  /// Opens a channel with `options` (transport, ring sizes); see the overload above.
   channel open_channel(const channel_options& options);
   /// `open_channel({.transport = t})`, e.g. `open_channel(seam::transport::ring)`.
   channel open_channel(transport t);
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   channel open_channel(const channel_options& options, std::error_code& ec) noexcept;
   /// Waits up to `timeout` (negative: forever) for a channel the peer opened. Throws
   /// `errc::timed_out`, `errc::peer_closed`. Implemented by the channel layer.
   channel accept_channel(duration timeout = duration(-1));
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   channel accept_channel(duration timeout, std::error_code& ec) noexcept;
 
   /// For transports (the channel layer), not applications: what a new channel is made of.
@@ -263,6 +286,7 @@ class session {
   /// `errc::unknown_arena` or a handle error if the handle is not valid in the peer's arenas.
   template <class T>
   borrowed<const T> borrow(handle<T> h);
+  /// As the overload above, reporting errors in `ec` instead of throwing.
   template <class T>
   borrowed<const T> borrow(handle<T> h, std::error_code& ec) noexcept;
   /// Reads an object of the peer's arenas without the lend protocol (e.g. a dataset the peer
@@ -305,9 +329,13 @@ template <class T>
 class borrowed {
  public:
   borrowed() noexcept = default;
+  /// The object (the borrow must not be empty).
   T& operator*() const noexcept { return *m_object; }
+  /// The object (the borrow must not be empty).
   T* operator->() const noexcept { return m_object; }
+  /// The object, or nullptr.
   T* get() const noexcept { return m_object; }
+  /// True unless empty.
   explicit operator bool() const noexcept { return m_object != nullptr; }
   /// Drops this reference now.
   void reset() noexcept {
@@ -349,7 +377,7 @@ borrowed<const T> session::borrow(handle<T> h, std::error_code& ec) noexcept {
 /// clients are told `errc::busy` at once.
 ///
 /// `accept` is for one thread at a time; sessions it returns are independent of the server.
-class session_server {
+class SEAM_API session_server {
  public:
   /// Timeouts, in milliseconds.
   using duration = std::chrono::milliseconds;

@@ -14,6 +14,7 @@
 #include <system_error>
 #include <vector>
 
+#include "seam/base/export.hpp"
 #include "seam/base/handle.hpp"
 #include "seam/base/unique_fd.hpp"
 
@@ -34,6 +35,9 @@ enum class frame_kind : std::uint32_t {
   subscribe = 0x53450008,    // session: read a publication (handles: its block, our slots)
   subscribed = 0x53450009,   // session: the answer to subscribe (bytes: one std::uint32_t)
   unsubscribe = 0x5345000a,  // session: no longer read a publication (handles as subscribe)
+
+  // Session: shared writers (seam::session::share with access::read_write).
+  share_writable = 0x5345000b,  // session: an arena the peer may also write (one fd, read-write)
 };
 
 struct frame_header {
@@ -64,30 +68,31 @@ inline constexpr timeout forever{-1};
 
 /// Waits until `fd` has `events`: not at all if `wait` is zero (`errc::would_block`), forever
 /// if negative, else until `deadline` (`errc::timed_out`).
-std::error_code wait_ready(int fd, short events, timeout wait,
-                           std::chrono::steady_clock::time_point deadline) noexcept;
+SEAM_API std::error_code wait_ready(int fd, short events, timeout wait,
+                                    std::chrono::steady_clock::time_point deadline) noexcept;
 
 /// Sends one packet. Waits up to `wait` for room in the peer's queue, then fails with
 /// `errc::timed_out`: a peer that never reads cannot block a sender forever.
-std::error_code send_frame(int fd, frame_kind kind, std::span<const handle<std::byte>> handles,
-                           std::span<const std::byte> bytes, std::span<const int> fds,
-                           timeout wait) noexcept;
+SEAM_API std::error_code send_frame(int fd, frame_kind kind,
+                                    std::span<const handle<std::byte>> handles,
+                                    std::span<const std::byte> bytes, std::span<const int> fds,
+                                    timeout wait) noexcept;
 
 /// Receives one packet into `out`, waiting up to `wait`. `buffer` must hold `max_packet`
 /// bytes. A packet that is too large, carries too many fds, or disagrees with its header is
 /// consumed, its fds are closed, and an error is returned; the socket stays usable.
-std::error_code receive_frame(int fd, frame& out, std::span<std::byte> buffer,
-                              timeout wait) noexcept;
+SEAM_API std::error_code receive_frame(int fd, frame& out, std::span<std::byte> buffer,
+                                       timeout wait) noexcept;
 
 /// Checks one packet's bytes against its header and the number of descriptors that came with
 /// it, and fills `out` (all but its fds). Pure: the fuzzers call it directly.
-std::error_code decode_frame(std::span<const std::byte> packet, std::size_t fds,
-                             frame& out) noexcept;
+SEAM_API std::error_code decode_frame(std::span<const std::byte> packet, std::size_t fds,
+                                      frame& out) noexcept;
 
 /// Creates a connected pair of close-on-exec SOCK_SEQPACKET sockets with large buffers.
-std::error_code make_socket_pair(unique_fd& a, unique_fd& b) noexcept;
+SEAM_API std::error_code make_socket_pair(unique_fd& a, unique_fd& b) noexcept;
 
 /// Gives `fd` send and receive buffers large enough for `max_packet`.
-void size_buffers(int fd) noexcept;
+SEAM_API void size_buffers(int fd) noexcept;
 
 }  // namespace seam::detail

@@ -1,7 +1,7 @@
 // Prints "consumer ok" if an installed Seam builds, links and runs.
-#include <seam/seam.hpp>
-
 #include <cstdio>
+#include <cstring>
+#include <seam/seam.hpp>
 
 int main() {
   auto arena = seam::arena::create({.capacity = std::size_t{1} << 30, .name = "consumer"});
@@ -14,6 +14,8 @@ int main() {
   for (int n : *numbers) sum += n;
   arena.destroy(numbers);
   if (sum != 999 * 1000 / 2) return 1;
-  std::puts("consumer ok");
+  // The headers' version is the library's.
+  if (std::strcmp(seam::version(), SEAM_VERSION_STRING) != 0) return 2;
+  std::printf("consumer ok (seam %s)\n", seam::version());
   return 0;
 }
