@@ -57,7 +57,8 @@ std::error_code session_core::dispatch_publication(const control& c) {
       return {};
     }
     if (c.kind == frame_kind::subscribe) {
-      return send(encode_subscribed(c.handles[0], c.handles[1], subscribe_status::not_published));
+      return queue_control(
+          encode_subscribed(c.handles[0], c.handles[1], subscribe_status::not_published));
     }
   } catch (const std::bad_alloc&) {
     return std::make_error_code(std::errc::not_enough_memory);
@@ -179,7 +180,7 @@ class publication_state : public std::enable_shared_from_this<publication_state>
     try {
       if (c.kind == frame_kind::subscribe) {
         const subscribe_status status = subscribe(core, c.handles[1], c.value);
-        if (auto ec = core.send_control(encode_subscribed(c.handles[0], c.handles[1], status))) {
+        if (auto ec = core.queue_control(encode_subscribed(c.handles[0], c.handles[1], status))) {
           core.close(ec);
         }
       } else if (c.kind == frame_kind::unsubscribe) {

@@ -317,11 +317,24 @@ void session_core::queue_release(handle<std::byte> h) noexcept {
   }
 }
 
+std::error_code session_core::queue_control(packet p) noexcept {
+  try {
+    std::lock_guard lock(m_mutex);
+    if (m_replies.size() >= max_queued_replies) return errc::protocol_error;
+    m_replies.push_back(std::move(p));
+  } catch (const std::bad_alloc&) {
+    return std::make_error_code(std::errc::not_enough_memory);
+  }
+  return flush_releases();
+}
+
 std::error_code session_core::flush_releases() noexcept {
   std::vector<handle<std::byte>> batch;
+  std::deque<packet> replies;
   {
     std::lock_guard lock(m_mutex);
     batch.swap(m_releases);
+    replies.swap(m_replies);
   }
   std::size_t sent = 0;
   std::error_code ec;
@@ -329,6 +342,10 @@ std::error_code session_core::flush_releases() noexcept {
   // wait behind it on the reactor thread. EPOLLOUT brings us back.
   std::unique_lock send_lock(m_send_mutex, std::try_to_lock);
   if (!send_lock) ec = errc::would_block;
+  while (!ec && !replies.empty()) {
+    ec = send_packet(m_socket.get(), replies.front(), timeout{0});
+    if (!ec) replies.pop_front();
+  }
   while (!ec && sent < batch.size()) {
     const std::size_t n = std::min(max_release_handles, batch.size() - sent);
     try {
@@ -340,13 +357,15 @@ std::error_code session_core::flush_releases() noexcept {
   }
   if (send_lock) send_lock.unlock();
   if (ec && ec != errc::would_block) return ec;
-  const bool rest = sent < batch.size();
+  const bool rest = sent < batch.size() || !replies.empty();
   if (rest) {
-    // The socket is full: keep the rest, in order, ahead of releases queued meanwhile.
+    // The socket is full: keep the rest, in order, ahead of what was queued meanwhile.
     try {
       std::lock_guard lock(m_mutex);
       m_releases.insert(m_releases.begin(), batch.begin() + static_cast<std::ptrdiff_t>(sent),
                         batch.end());
+      m_replies.insert(m_replies.begin(), std::make_move_iterator(replies.begin()),
+                       std::make_move_iterator(replies.end()));
     } catch (const std::bad_alloc&) {
       return std::make_error_code(std::errc::not_enough_memory);
     }

@@ -88,8 +88,15 @@ class session_core : public reactor_client, public std::enable_shared_from_this<
   std::uint64_t add_publication_handler(handle<std::byte> key, bool owner,
                                         publication_handler handler);
   void remove_publication_handler(std::uint64_t id) noexcept;
-  /// Sends a control packet to the peer (publications' messages).
+  /// Sends a control packet to the peer (publications' messages), waiting for room: from a
+  /// user's thread.
   std::error_code send_control(const packet& p) noexcept { return send(p); }
+  /// Queues a control packet for the peer and sends what the socket takes now, without
+  /// waiting: a reply from the reactor thread, which must never wait on one peer. A peer that
+  /// lets more than `max_queued_replies` pile up (it asks and does not read) gets its session
+  /// closed with `errc::protocol_error`.
+  std::error_code queue_control(packet p) noexcept;
+  static constexpr std::size_t max_queued_replies = 1024;
 
   seam::arena& arena() const noexcept { return *m_arena; }
   pid_t peer_pid() const noexcept { return m_peer_pid; }
@@ -123,9 +130,9 @@ class session_core : public reactor_client, public std::enable_shared_from_this<
   std::error_code dispatch_publication(const control& c);
   /// Releases one lend of each handle; false if one was never lent.
   bool release(std::span<const handle<std::byte>> handles);
-  /// Sends the queued releases without waiting (on the reactor thread): what does not fit in
-  /// the socket now waits for it to drain (EPOLLOUT), so a peer that does not read stalls only
-  /// its own session.
+  /// Sends the queued replies, then the queued releases, without waiting (on the reactor
+  /// thread): what does not fit in the socket now waits for it to drain (EPOLLOUT), so a peer
+  /// that does not read stalls only its own session.
   std::error_code flush_releases() noexcept;
   std::error_code send(const packet& p) noexcept;
 
@@ -153,9 +160,10 @@ class session_core : public reactor_client, public std::enable_shared_from_this<
   std::atomic<std::size_t> m_lent{0};
   std::deque<session::channel_offer> m_channels;  // opened by the peer, not yet accepted
   std::vector<handle<std::byte>> m_releases;      // ours to send
+  std::deque<packet> m_replies;                   // ours to send, before the releases
   std::vector<publication_entry> m_publication_handlers;
   std::uint64_t m_next_publication_handler = 1;
-  std::mutex m_send_mutex;                        // one packet at a time on the socket
+  std::mutex m_send_mutex;  // one packet at a time on the socket
   reactor* m_reactor = nullptr;
   std::atomic<std::uint64_t> m_reactor_id{0};  // 0: not (or no longer) in the reactor
   bool m_want_write = false;                   // reactor thread only: EPOLLOUT asked for
