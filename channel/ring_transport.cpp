@@ -118,7 +118,11 @@ void ring_transport::adopt_peer(borrowed<const std::byte> peer, unique_fd peer_e
   // What we sent before now may be waited for already: the acceptor answered before it began
   // to receive. A sender that did not see the block yet left the wake-up to us (both seq_cst:
   // it stored its tail before it looked for the block, we published the block before this).
-  const std::uint32_t waiting = block->reader_waiting.load(std::memory_order_seq_cst);
+  wake_reader(block);
+}
+
+void ring_transport::wake_reader(const ring_block* peer) noexcept {
+  const std::uint32_t waiting = peer->reader_waiting.load(std::memory_order_seq_cst);
   if (waiting != 0) {
     futex_wake(futex_word(m_own->tail));
     if ((waiting & 2) != 0 && m_peer_event) signal_event(m_peer_event.get());
@@ -298,12 +302,7 @@ std::error_code ring_transport::send(std::span<const std::span<const std::byte>>
   // Before the acceptor's answer it cannot be waiting; once it is here, whoever adopts it
   // wakes the acceptor if it waits (adopt_peer).
   if (peer == nullptr) peer = peer_block(duration(0), ec);
-  if (peer == nullptr) return {};
-  const std::uint32_t waiting = peer->reader_waiting.load(std::memory_order_seq_cst);
-  if (waiting != 0) {
-    futex_wake(futex_word(m_own->tail));
-    if ((waiting & 2) != 0 && m_peer_event) signal_event(m_peer_event.get());
-  }
+  if (peer != nullptr) wake_reader(peer);
   return {};
 }
 

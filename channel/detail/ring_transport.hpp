@@ -34,9 +34,9 @@ struct ring_wake {
 /// The end of the channel's setup that an opener waits for: reads the acceptor's answer from
 /// the channel's socket (waiting up to the timeout) and gives the acceptor's block, checked,
 /// and its eventfd. `errc::would_block` (timeout 0) or `errc::timed_out` while it is not there.
-using ring_answer = std::function<std::error_code(int socket, std::chrono::milliseconds timeout,
-                                                  borrowed<const std::byte>& block,
-                                                  unique_fd& event)>;
+using ring_answer =
+    std::function<std::error_code(int socket, std::chrono::milliseconds timeout,
+                                  borrowed<const std::byte>& block, unique_fd& event)>;
 
 class ring_transport final : public channel_transport {
  public:
@@ -70,6 +70,9 @@ class ring_transport final : public channel_transport {
   // null with `ec` set if it is not there.
   const ring_block* peer_block(duration timeout, std::error_code& ec) noexcept;
   void adopt_peer(borrowed<const std::byte> peer, unique_fd peer_event) noexcept;
+  // Wakes the peer's receiver if it said it sleeps (and its eventfd if it watches one), after
+  // our tail moved.
+  void wake_reader(const ring_block* peer) noexcept;
 
   std::shared_ptr<ring_block> m_own;
   std::shared_ptr<ring_wake> m_wake;
@@ -78,7 +81,7 @@ class ring_transport final : public channel_transport {
   std::atomic<const ring_block*> m_peer{nullptr};
   const std::byte* m_peer_ring = nullptr;
   std::mutex m_answer_mutex;
-  ring_answer m_answer;          // until the answer came (opener only)
+  ring_answer m_answer;            // until the answer came (opener only)
   std::error_code m_answer_error;  // the answer was bad: the channel is broken
   std::byte* m_own_ring;
   std::uint64_t m_capacity;
