@@ -398,8 +398,9 @@ std::error_code session_core::dispatch(frame& f) {
     }
     case frame_kind::share_writable: {
       // Checked as a view would check it (sealed, a Seam arena); `attach` checks it again.
+      // Mapped once per process, like a read-only share.
       std::error_code ec;
-      auto view = std::make_shared<const arena_view>(arena_view::open(c.fds[0].get(), ec));
+      auto view = map_shared(c.fds[0].get(), ec);
       if (ec) return ec;
       std::lock_guard lock(m_mutex);
       if (m_writable_offers >= max_peer_arenas) return errc::protocol_error;
