@@ -7,10 +7,12 @@
 //   rtt/seam/<bytes>      — `channel::send` of <bytes>, the peer `receive`s and sends them back.
 //   rtt/uds/<bytes>       — the same ping-pong written directly with send/recv on a socketpair:
 //                           what a channel costs on top of the kernel.
-//   rtt/ring/<bytes>      — `channel::send` over the ring transport, default waiting (no spin:
-//                           every wait sleeps on a futex).
-//   rtt/ring_spin/<bytes> — the ring transport with a long spin (100 ms: both sides poll while
-//                           the benchmark runs, then sleep, so an idle peer burns no core).
+//   rtt/ring/<bytes>      — `channel::send` over the ring transport, default waiting
+//                           (`spin_adaptive`: spins while spinning catches the answer).
+//   rtt/ring_sleep/<bytes> — the ring with `spin = 0`: every wait sleeps on a futex.
+//   rtt/ring_spin/<bytes> — the ring transport with a long spin (1 ms: both sides poll while
+//                           the benchmark runs, then sleep, so that an idle peer does not take
+//                           a core from the next benchmark).
 //   rtt/raw_spin/64       — the physical limit: a bare ping-pong of a counter in shared memory,
 //                           both sides spinning.
 //   rtt/raw_futex/64      — the same, both sides sleeping on a futex: the limit with sleeping.
@@ -76,11 +78,12 @@ seam::session* g_session = nullptr;
 seam::channel* g_channel = nullptr;
 seam::channel* g_ring = nullptr;
 seam::channel* g_ring_spin = nullptr;
+seam::channel* g_ring_sleep = nullptr;
 seam::channel* g_ring_stream = nullptr;
 seam::channel* g_ring_stream_sleep = nullptr;
 int g_uds = -1;
 
-constexpr auto long_spin = std::chrono::milliseconds(100);
+constexpr auto long_spin = std::chrono::milliseconds(1);
 constexpr std::uint64_t stream_batch = 1000;
 
 // The bare shared-memory ping-pong: a page shared by the fork (the baseline only, not Seam).
@@ -101,7 +104,9 @@ void futex_wake(std::atomic<std::uint32_t>& word) {
 // The child's side of the bare ping-pong: answers each ping, spinning or sleeping as `mode`
 // says; sleeps while idle.
 void serve_raw(raw_page& page) {
-  std::uint32_t seen = page.ping.load();
+  // Only the parent counts pings, from 0: a count read here could already include the first
+  // ping if this thread started late, which would then never be answered.
+  std::uint32_t seen = 0;
   for (;;) {
     const std::uint32_t mode = page.mode.load();
     if (mode == 3) return;
@@ -173,12 +178,14 @@ int run_child(const std::string& app, int uds) {
     auto channel = session.accept_channel(10s);
     auto ring = session.accept_channel(10s);
     auto ring_spin = session.accept_channel(10s);
+    auto ring_sleep = session.accept_channel(10s);
     auto ring_stream = session.accept_channel(10s);
     auto ring_stream_sleep = session.accept_channel(10s);
     std::thread uds_thread(serve_uds, uds);
     std::thread raw_thread(serve_raw, std::ref(*g_raw));
     std::thread ring_thread(serve_channel, std::ref(session), std::ref(ring));
     std::thread spin_thread(serve_channel, std::ref(session), std::ref(ring_spin));
+    std::thread sleep_thread(serve_channel, std::ref(session), std::ref(ring_sleep));
     std::thread stream_thread(serve_stream, std::ref(ring_stream));
     std::thread stream_sleep_thread(serve_stream, std::ref(ring_stream_sleep));
     serve_channel(session, channel);
@@ -186,6 +193,7 @@ int run_child(const std::string& app, int uds) {
     raw_thread.join();
     ring_thread.join();
     spin_thread.join();
+    sleep_thread.join();
     stream_thread.join();
     stream_sleep_thread.join();
     return 0;
@@ -221,6 +229,9 @@ void rtt_seam(benchmark::State& state, std::size_t size) { rtt_channel(state, g_
 void rtt_ring(benchmark::State& state, std::size_t size) { rtt_channel(state, g_ring, size); }
 void rtt_ring_spin(benchmark::State& state, std::size_t size) {
   rtt_channel(state, g_ring_spin, size);
+}
+void rtt_ring_sleep(benchmark::State& state, std::size_t size) {
+  rtt_channel(state, g_ring_sleep, size);
 }
 
 void stream_ring(benchmark::State& state, seam::channel* channel, std::size_t size) {
@@ -338,6 +349,9 @@ void register_benchmarks() {
         ->UseRealTime();
     benchmark::RegisterBenchmark(bench_name("rtt/ring_spin/", size).c_str(), rtt_ring_spin, size)
         ->UseRealTime();
+    benchmark::RegisterBenchmark(bench_name("rtt/ring_sleep/", size).c_str(), rtt_ring_sleep,
+                                 size)
+        ->UseRealTime();
   }
   for (std::size_t size : message_sizes) {
     benchmark::RegisterBenchmark(bench_name("rtt/seam/", size).c_str(), rtt_seam, size)
@@ -400,12 +414,16 @@ int main(int argc, char** argv) {
     seam::channel_options spinning{.transport = seam::transport::ring};
     spinning.spin = long_spin;
     auto ring_spin = session.open_channel(spinning);
+    seam::channel_options sleeping{.transport = seam::transport::ring};
+    sleeping.spin = std::chrono::nanoseconds(0);
+    auto ring_sleep = session.open_channel(sleeping);
     auto ring_stream = session.open_channel(spinning);
     auto ring_stream_sleep = session.open_channel(seam::transport::ring);
     g_session = &session;
     g_channel = &channel;
     g_ring = &ring;
     g_ring_spin = &ring_spin;
+    g_ring_sleep = &ring_sleep;
     g_ring_stream = &ring_stream;
     g_ring_stream_sleep = &ring_stream_sleep;
     register_benchmarks();
@@ -415,6 +433,7 @@ int main(int argc, char** argv) {
     channel.close();
     ring.close();
     ring_spin.close();
+    ring_sleep.close();
     ring_stream.close();
     ring_stream_sleep.close();
     g_raw->mode.store(3);

@@ -66,6 +66,7 @@ std::shared_ptr<detail::ring_block> make_block(session& s, std::uint64_t capacit
   auto* b = ::new (p) detail::ring_block{};
   b->magic = detail::ring_block::magic_value;
   b->capacity = capacity;
+  b->sender_cpu.store(-1, std::memory_order_relaxed);
   std::shared_ptr<detail::ring_block> block(
       b, [&a, size, keep = s.keep_alive()](detail::ring_block* q) {
         q->~ring_block();
@@ -96,9 +97,12 @@ bool valid_capacity(std::uint64_t c) {
 }
 
 std::chrono::nanoseconds spin_of(std::uint64_t ns) {
-  // A peer's value: bounded to a second, or forever as it said.
+  // A peer's value: bounded to a second, or forever or adaptive as it said.
   if (ns == static_cast<std::uint64_t>(channel_options::spin_forever.count())) {
     return channel_options::spin_forever;
+  }
+  if (ns == static_cast<std::uint64_t>(channel_options::spin_adaptive.count())) {
+    return channel_options::spin_adaptive;
   }
   return std::chrono::nanoseconds(std::min<std::uint64_t>(ns, 1'000'000'000));
 }

@@ -1,6 +1,7 @@
 #include "channel/detail/ring_transport.hpp"
 
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,6 +40,12 @@ std::chrono::milliseconds left_of(std::chrono::steady_clock::time_point start,
   return used >= timeout ? std::chrono::milliseconds(0) : timeout - used;
 }
 
+// Rings a bell of our block: the peer sleeps on it until it changes.
+void ring_bell(std::atomic<std::uint32_t>& bell) noexcept {
+  bell.fetch_add(1, std::memory_order_seq_cst);
+  futex_wake(futex_word(bell));
+}
+
 void drain_event(int fd) noexcept {
   std::uint64_t count;
   [[maybe_unused]] ssize_t r = ::read(fd, &count, sizeof count);
@@ -68,23 +75,43 @@ std::error_code read_record(const std::byte* ring, std::uint64_t capacity, std::
   return {};
 }
 
+// Spin policy of `channel_options::spin_adaptive`: the budget doubles while spinning catches
+// the peer or a sleep ends soon after, and halves (to none) while sleeps are long.
+constexpr std::chrono::nanoseconds max_adaptive_spin = std::chrono::microseconds(50);
+constexpr std::chrono::nanoseconds min_adaptive_spin = std::chrono::microseconds(1);
+constexpr std::chrono::nanoseconds first_adaptive_spin = std::chrono::microseconds(10);
+
+void adapt(std::chrono::nanoseconds& budget, bool caught, std::chrono::nanoseconds waited) {
+  if (caught) {
+    // Caught late in the spin: give the next wait more room.
+    if (waited * 2 > budget) budget = std::min(budget * 2, max_adaptive_spin);
+  } else if (waited <= max_adaptive_spin) {
+    // The answer came soon after we slept: a longer spin would have caught it.
+    budget = std::clamp(budget * 2, min_adaptive_spin, max_adaptive_spin);
+  } else {
+    budget = budget / 2 < min_adaptive_spin ? std::chrono::nanoseconds(0) : budget / 2;
+  }
+}
+
 void ring_wake::set_peer(borrowed<const std::byte> peer) noexcept {
   std::lock_guard lock(m_mutex);
   m_peer = std::move(peer);
 }
 
 void ring_wake::wake_all() noexcept {
-  session_closed.store(true, std::memory_order_seq_cst);
-  {
-    // Our receiver sleeps on the peer's tail, our sender on the peer's head: wake both through
-    // our read-only mapping of the peer's block (FUTEX_WAKE does not write).
-    std::lock_guard lock(m_mutex);
-    if (const auto* p = reinterpret_cast<const ring_block*>(m_peer.get())) {
-      futex_wake(futex_word(p->tail));
-      futex_wake(futex_word(p->head));
-    }
-  }
+  session_closed.store(1, std::memory_order_seq_cst);
   if (own_event) signal_event(own_event.get());
+  // A sleeper sleeps on one of the peer's bells, which the peer (gone) will not ring: wake it
+  // through our read-only mapping (FUTEX_WAKE does not write). One that looked at
+  // `session_closed` before our store may not be asleep yet, and would miss a single wake:
+  // ring until every sleeper has left (each counted itself before it looked; both seq_cst).
+  std::lock_guard lock(m_mutex);
+  const auto* p = reinterpret_cast<const ring_block*>(m_peer.get());
+  while (p != nullptr && sleepers.load(std::memory_order_seq_cst) != 0) {
+    futex_wake(futex_word(p->data_bell));
+    futex_wake(futex_word(p->room_bell));
+    std::this_thread::yield();
+  }
 }
 
 ring_transport::ring_transport(std::shared_ptr<ring_block> own, std::shared_ptr<ring_wake> wake,
@@ -98,7 +125,9 @@ ring_transport::ring_transport(std::shared_ptr<ring_block> own, std::shared_ptr<
       m_own_ring(ring_bytes_of(m_own.get())),
       m_capacity(m_own->capacity),
       m_aux(std::move(aux)),
-      m_spin(spin) {
+      m_spin(spin),
+      m_send_budget(first_adaptive_spin),
+      m_receive_budget(first_adaptive_spin) {
   if (peer) adopt_peer(std::move(peer), std::move(peer_event));
 }
 
@@ -124,7 +153,7 @@ void ring_transport::adopt_peer(borrowed<const std::byte> peer, unique_fd peer_e
 void ring_transport::wake_reader(const ring_block* peer) noexcept {
   const std::uint32_t waiting = peer->reader_waiting.load(std::memory_order_seq_cst);
   if (waiting != 0) {
-    futex_wake(futex_word(m_own->tail));
+    ring_bell(m_own->data_bell);
     if ((waiting & 2) != 0 && m_peer_event) signal_event(m_peer_event.get());
   }
 }
@@ -173,9 +202,9 @@ const ring_block* ring_transport::peer_block(duration timeout, std::error_code& 
 void ring_transport::shutdown() noexcept {
   if (m_shut.exchange(true)) return;
   m_own->closed.store(1, std::memory_order_seq_cst);
-  // The peer sleeps on our tail (receiving) or our head (sending).
-  futex_wake(futex_word(m_own->tail));
-  futex_wake(futex_word(m_own->head));
+  // The peer sleeps on one of our bells (receiving, or waiting for room).
+  ring_bell(m_own->data_bell);
+  ring_bell(m_own->room_bell);
   // Also ends a wait for the acceptor's answer.
   if (m_aux) ::shutdown(m_aux.get(), SHUT_RDWR);
   if (m_peer.load(std::memory_order_seq_cst) != nullptr && m_peer_event) {
@@ -199,37 +228,83 @@ std::size_t ring_transport::max_message_bytes() const noexcept {
   return m_capacity - sizeof(record_header);
 }
 
-bool ring_transport::wait_for_change(const ring_block* peer, const std::uint32_t* word,
-                                     std::uint32_t expected, clock::time_point start,
-                                     duration timeout, bool& spun) noexcept {
-  const bool forever = timeout.count() < 0;
-  const auto deadline = start + timeout;
-  if (!spun && m_spin.count() > 0) {
-    // Spin first: a peer that answers within the spin time costs no system call on either side.
-    spun = true;
-    const bool spin_forever = m_spin == std::chrono::nanoseconds::max();
-    const auto spin_end = clock::now() + (spin_forever ? std::chrono::nanoseconds(0) : m_spin);
+void ring_transport::wait_for_change(const ring_block* peer,
+                                     const std::atomic<std::uint64_t>& index,
+                                     std::uint64_t expected,
+                                     const std::atomic<std::uint32_t>& bell,
+                                     std::atomic<std::uint32_t>& flag, std::uint32_t keep,
+                                     std::chrono::nanoseconds& budget,
+                                     clock::time_point deadline) noexcept {
+  const bool adaptive = m_spin == channel_options::spin_adaptive;
+  std::chrono::nanoseconds spin = adaptive ? budget : m_spin;
+  if (adaptive && spin.count() > 0) {
+    // The peer last sent from this CPU: it needs the CPU we would spin on to answer.
+    const int cpu = ::sched_getcpu();
+    if (cpu >= 0 && cpu == peer->sender_cpu.load(std::memory_order_relaxed)) spin = {};
+  }
+  const bool learn = adaptive && (spin.count() > 0 || budget.count() == 0);
+  const auto began = clock::now();
+  if (spin.count() > 0) {
+    // Spin first, unannounced: a peer that answers within the spin time costs no system call
+    // on either side.
+    const auto spin_end =
+        spin == channel_options::spin_forever ? clock::time_point::max() : began + spin;
     for (std::uint32_t i = 1;; ++i) {
-      if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != expected) return true;
+      if (index.load(std::memory_order_acquire) != expected) {
+        if (learn) adapt(budget, true, clock::now() - began);
+        return;
+      }
       cpu_relax();
       if (i % 16 == 0) {
         const auto now = clock::now();
-        if (!forever && now >= deadline) return false;
-        if (!spin_forever && now >= spin_end) break;
-        if (m_wake->session_closed.load(std::memory_order_relaxed) ||
-            peer->closed.load(std::memory_order_relaxed)) {
-          return true;
-        }
+        if (now >= deadline || now >= spin_end) break;
+        if (m_wake->closed() || peer->closed.load(std::memory_order_acquire) != 0) return;
       }
     }
   }
-  std::chrono::nanoseconds left{-1};
-  if (!forever) {
-    left = deadline - clock::now();
-    if (left.count() <= 0) return false;
+  // The bell's value first, then say we sleep, then look once more: the peer moves its index
+  // before it reads our flag, we store the flag before we read the index (all seq_cst), so
+  // either we see the move or the peer rings the bell after we read it (and the futex sees the
+  // new value). A close rings the bell too; our session's end is `ring_wake::wake_all`.
+  const std::uint32_t rung = bell.load(std::memory_order_seq_cst);
+  flag.store(1 | keep, std::memory_order_seq_cst);
+  m_wake->sleepers.fetch_add(1, std::memory_order_seq_cst);
+  if (index.load(std::memory_order_seq_cst) == expected &&
+      peer->closed.load(std::memory_order_seq_cst) == 0 && !m_wake->closed()) {
+    futex_wait(futex_word(bell), rung, deadline == clock::time_point::max()
+                                           ? std::chrono::nanoseconds(-1)
+                                           : std::max(deadline - clock::now(), clock::duration{}));
   }
-  futex_wait(word, expected, left);
-  return forever || clock::now() < deadline;
+  m_wake->sleepers.fetch_sub(1, std::memory_order_seq_cst);
+  flag.store(keep, std::memory_order_relaxed);
+  if (learn) adapt(budget, false, clock::now() - began);
+}
+
+std::error_code ring_transport::wait_for_room(const ring_block* peer, std::uint64_t need,
+                                              duration timeout) noexcept {
+  const auto start = clock::now();
+  const auto deadline = timeout.count() < 0 ? clock::time_point::max() : start + timeout;
+  std::error_code ec;
+  for (;;) {
+    if (m_wake->closed()) return errc::peer_closed;
+    if (peer == nullptr) {
+      // The acceptor has not answered yet, so it has read nothing: room is what we never used.
+      if (m_tail + need <= m_capacity) return {};
+      if (timeout.count() == 0) return errc::would_block;
+      peer = peer_block(left_of(start, timeout), ec);
+      if (peer == nullptr) return ec == errc::would_block ? errc::timed_out : ec;
+      continue;
+    }
+    if (peer->closed.load(std::memory_order_acquire)) return errc::peer_closed;
+    const std::uint64_t head = peer->head.load(std::memory_order_seq_cst);
+    if (!check_indices(head, m_tail, m_capacity)) return errc::protocol_error;
+    m_peer_head = head;
+    if (m_tail + need - head <= m_capacity) return {};
+    if (timeout.count() == 0) return errc::would_block;
+    if (clock::now() >= deadline) return errc::timed_out;
+    wait_for_change(peer, peer->head, head, peer->room_bell, m_own->writer_waiting, 0,
+                    m_send_budget, deadline);
+  }
 }
 
 std::error_code ring_transport::send(std::span<const std::span<const std::byte>> parts,
@@ -243,42 +318,24 @@ std::error_code ring_transport::send(std::span<const std::span<const std::byte>>
   const std::uint64_t need = record_size(bytes, handles.size());
   if (need > m_capacity) return errc::message_too_large;
 
-  // Room: the peer's head, checked, must be far enough along.
-  const auto start = clock::now();
   std::error_code ec;
-  const ring_block* peer = peer_block(duration(0), ec);
-  if (peer == nullptr && ec != errc::would_block) return ec;
-  bool spun = false;
-  for (;;) {
-    if (m_wake->session_closed.load(std::memory_order_acquire)) return errc::peer_closed;
-    if (peer == nullptr) {
-      // The acceptor has not answered yet, so it has read nothing: room is what we never used.
-      if (m_tail + need <= m_capacity) break;
-      if (timeout.count() == 0) return errc::would_block;
-      peer = peer_block(left_of(start, timeout), ec);
-      if (peer == nullptr) return ec == errc::would_block ? errc::timed_out : ec;
-      continue;
-    }
-    if (peer->closed.load(std::memory_order_acquire)) return errc::peer_closed;
-    const std::uint64_t head = peer->head.load(std::memory_order_acquire);
-    if (!check_indices(head, m_tail, m_capacity)) return errc::protocol_error;
-    if (m_tail + need - head <= m_capacity) break;
-    if (timeout.count() == 0) return errc::would_block;
-    // Announce the wait, then look again (the peer reads our flag after moving its head).
-    m_own->writer_waiting.store(1, std::memory_order_seq_cst);
-    const std::uint64_t again = peer->head.load(std::memory_order_seq_cst);
-    bool in_time = true;
-    if (again == head) {
-      in_time = wait_for_change(peer, futex_word(peer->head), static_cast<std::uint32_t>(head),
-                                start, timeout, spun);
-    }
-    m_own->writer_waiting.store(0, std::memory_order_relaxed);
-    if (!in_time) return errc::timed_out;
+  const ring_block* peer = m_peer.load(std::memory_order_acquire);
+  if (peer == nullptr) {
+    peer = peer_block(duration(0), ec);
+    if (peer == nullptr && ec != errc::would_block) return ec;
+  }
+  if (m_wake->closed() || (peer != nullptr && peer->closed.load(std::memory_order_acquire))) {
+    return errc::peer_closed;
+  }
+  // Room as of the peer's head we last read: the peer's line is read only when that is short.
+  if (m_tail + need - m_peer_head > m_capacity) {
+    if ((ec = wait_for_room(peer, need, timeout))) return ec;
+    peer = m_peer.load(std::memory_order_acquire);
   }
 
   // Descriptors first, on the channel's socket: they are there when the record is.
   if (!fds.empty()) {
-    if (auto ec = send_frame(m_aux.get(), frame_kind::data, {}, {}, fds, timeout)) return ec;
+    if ((ec = send_frame(m_aux.get(), frame_kind::data, {}, {}, fds, timeout))) return ec;
   }
   const record_header header{record_header::magic_value, static_cast<std::uint32_t>(bytes),
                              static_cast<std::uint32_t>(handles.size()),
@@ -295,6 +352,10 @@ std::error_code ring_transport::send(std::span<const std::span<const std::byte>>
     at += p.size();
   }
   m_tail += need;
+  if (const int cpu = ::sched_getcpu(); cpu != m_cpu) {
+    m_cpu = cpu;
+    m_own->sender_cpu.store(cpu, std::memory_order_relaxed);
+  }
   // Wake the peer only if it said it sleeps (or watches its eventfd). Both seq_cst: our tail
   // store and our load of its flag are ordered against its flag store and its load of our
   // tail, so one of us sees the other (no fence: TSan does not model fences).
@@ -322,44 +383,63 @@ std::error_code ring_transport::receive_fds(message& out, std::uint32_t count) n
   return {};
 }
 
+std::error_code ring_transport::wait_for_data(const ring_block* peer, duration timeout) noexcept {
+  clock::time_point deadline{};
+  bool drained = false;
+  bool waited = false;
+  for (;;) {
+    std::uint64_t tail = peer->tail.load(std::memory_order_acquire);
+    if (tail == m_head) {
+      // Empty. The peer's close (or death) ends the wait once everything it sent is read: it
+      // stored its last tail before it said so, so a tail read after that is the last.
+      const bool ended =
+          peer->closed.load(std::memory_order_seq_cst) != 0 || m_wake->closed();
+      if (!ended) {
+        const bool registered = m_registered.load(std::memory_order_relaxed);
+        if (registered && !drained) {
+          // An epoll user: the eventfd goes quiet only while the ring is empty; look again.
+          drain_event(m_wake->own_event.get());
+          drained = true;
+          continue;
+        }
+        if (timeout.count() == 0) return errc::would_block;
+        if (!waited) {
+          deadline = timeout.count() < 0 ? clock::time_point::max() : clock::now() + timeout;
+          waited = true;
+        } else if (clock::now() >= deadline) {
+          return errc::timed_out;
+        }
+        wait_for_change(peer, peer->tail, m_head, peer->data_bell, m_own->reader_waiting,
+                        registered ? 2 : 0, m_receive_budget, deadline);
+        continue;
+      }
+      tail = peer->tail.load(std::memory_order_acquire);
+      if (tail == m_head) return errc::peer_closed;
+    }
+    if (!check_indices(m_head, tail, m_capacity)) return errc::protocol_error;
+    m_peer_tail = tail;
+    return {};
+  }
+}
+
+bool ring_transport::peer_has_data(const ring_block* peer) const noexcept {
+  return peer->tail.load(std::memory_order_seq_cst) != m_head;
+}
+
 std::error_code ring_transport::receive(message& out, duration timeout) noexcept {
   if (m_shut) return errc::peer_closed;
-  const auto start = clock::now();
   std::error_code ec;
-  const ring_block* peer = peer_block(timeout, ec);
-  if (peer == nullptr) return ec;
-  bool spun = false;
-  bool drained = false;
-  std::uint64_t tail;
-  for (;;) {
-    tail = peer->tail.load(std::memory_order_acquire);
-    if (!check_indices(m_head, tail, m_capacity)) return errc::protocol_error;
-    if (tail != m_head) break;
-    // Empty. The peer's close (or death) ends the wait once everything it sent is read.
-    if (peer->closed.load(std::memory_order_acquire)) return errc::peer_closed;
-    if (m_wake->session_closed.load(std::memory_order_acquire)) return errc::peer_closed;
-    const bool registered = m_registered.load(std::memory_order_relaxed);
-    if (registered && !drained) {
-      // An epoll user: the eventfd goes quiet only while the ring is empty; look once more.
-      drain_event(m_wake->own_event.get());
-      drained = true;
-      continue;
-    }
-    if (timeout.count() == 0) return errc::would_block;
-    m_own->reader_waiting.store(1 | (registered ? 2u : 0u), std::memory_order_seq_cst);
-    const std::uint64_t again = peer->tail.load(std::memory_order_seq_cst);
-    bool in_time = true;
-    if (again == m_head && !peer->closed.load(std::memory_order_acquire)) {
-      in_time = wait_for_change(peer, futex_word(peer->tail), static_cast<std::uint32_t>(m_head),
-                                start, timeout, spun);
-    }
-    m_own->reader_waiting.store(registered ? 2 : 0, std::memory_order_relaxed);
-    if (!in_time) return errc::timed_out;
+  const ring_block* peer = m_peer.load(std::memory_order_acquire);
+  if (peer == nullptr && (peer = peer_block(timeout, ec)) == nullptr) return ec;
+  // Records up to the peer's tail we last read are there: its line is read only when they are
+  // all read.
+  if (m_peer_tail == m_head) {
+    if ((ec = wait_for_data(peer, timeout))) return ec;
   }
   record_header header;
   std::uint64_t used = 0;
-  if ((ec = read_record(m_peer_ring, m_capacity, m_head, tail, channel::max_fds, header, out,
-                        used))) {
+  if ((ec = read_record(m_peer_ring, m_capacity, m_head, m_peer_tail, channel::max_fds, header,
+                        out, used))) {
     return ec;
   }
   out.fds.clear();
@@ -368,14 +448,11 @@ std::error_code ring_transport::receive(message& out, duration timeout) noexcept
   }
   m_head += used;
   m_own->head.store(m_head, std::memory_order_seq_cst);
-  if (peer->writer_waiting.load(std::memory_order_seq_cst) != 0) {
-    futex_wake(futex_word(m_own->head));
-  }
-  if (m_registered.load(std::memory_order_relaxed) &&
-      peer->tail.load(std::memory_order_acquire) == m_head) {
+  if (peer->writer_waiting.load(std::memory_order_seq_cst) != 0) ring_bell(m_own->room_bell);
+  if (m_registered.load(std::memory_order_relaxed) && !peer_has_data(peer)) {
     // Emptied: the eventfd goes quiet, unless a message came in between (then it stays set).
     drain_event(m_wake->own_event.get());
-    if (peer->tail.load(std::memory_order_seq_cst) != m_head) signal_event(m_wake->own_event.get());
+    if (peer_has_data(peer)) signal_event(m_wake->own_event.get());
   }
   return {};
 }

@@ -23,17 +23,28 @@ namespace seam::detail {
 
 /// One side's block, followed by `capacity` bytes of ring.
 struct ring_block {
-  static constexpr std::uint64_t magic_value = 0x474e4952414d4553;  // "SEAMRING"
+  static constexpr std::uint64_t magic_value = 0x32474e524d414553;  // "SEAMRNG2"
 
   // Immutable once the block is lent.
   std::uint64_t magic;
   std::uint64_t capacity;
-  // Sending half, read by the peer's receiver. The receiver sleeps on the low half of `tail`.
+  // Sending half, read by the peer's receiver.
   alignas(64) std::atomic<std::uint64_t> tail;
-  /// Non-zero while this side waits for room (sleeping on the peer's `head`).
+  /// The CPU this side last sent from (-1: unknown), in the line the receiver reads anyway. A
+  /// hint only: a receiver on that same CPU does not spin, since the sender needs the CPU to
+  /// answer.
+  std::atomic<std::int32_t> sender_cpu;
+  /// The peer's receiver sleeps on this futex word: bumped after `tail` moved while it said it
+  /// sleeps, and when this side closes. (A sleep on `tail` itself would miss a close that
+  /// came between the receiver's last look and its sleep.)
+  std::atomic<std::uint32_t> data_bell;
+  /// Non-zero while this side waits for room (sleeping on the peer's `room_bell`).
   alignas(64) std::atomic<std::uint32_t> writer_waiting;
-  // Receiving half, read by the peer's sender. The sender sleeps on the low half of `head`.
+  // Receiving half, read by the peer's sender.
   alignas(64) std::atomic<std::uint64_t> head;
+  /// The peer's sender sleeps on this word: bumped after `head` moved while it waited for
+  /// room, and when this side closes.
+  std::atomic<std::uint32_t> room_bell;
   /// 1 while this side sleeps for data; 2 while it also wants its eventfd signalled (a
   /// `native_handle()` user). Read by the peer's sender after each send.
   alignas(64) std::atomic<std::uint32_t> reader_waiting;
@@ -52,10 +63,9 @@ inline const std::byte* ring_bytes_of(const ring_block* b) noexcept {
   return reinterpret_cast<const std::byte*>(b) + sizeof(ring_block);
 }
 
-/// The low 32 bits of a 64-bit index, as a futex word (x86-64 and aarch64 are little-endian).
-inline const std::uint32_t* futex_word(const std::atomic<std::uint64_t>& index) noexcept {
-  static_assert(std::endian::native == std::endian::little);
-  return reinterpret_cast<const std::uint32_t*>(&index);
+/// A 32-bit atomic as a futex word.
+inline const std::uint32_t* futex_word(const std::atomic<std::uint32_t>& word) noexcept {
+  return reinterpret_cast<const std::uint32_t*>(&word);
 }
 
 /// Smallest and largest ring; a power of two, so that positions are masks.

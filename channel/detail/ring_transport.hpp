@@ -19,9 +19,14 @@ namespace seam::detail {
 /// What the session's close hook needs, shared with it: the hook may run while the transport
 /// is being destroyed, so it owns what it touches.
 struct ring_wake {
-  std::atomic<bool> session_closed{false};
+  /// 1 once the session closed (the peer is gone).
+  std::atomic<std::uint32_t> session_closed{0};
+  /// Threads of this side between their last look at `session_closed` and the end of their
+  /// sleep on one of the peer's bells: `wake_all` rings until there are none.
+  std::atomic<std::uint32_t> sleepers{0};
   unique_fd own_event;  // our eventfd: readable for epoll users
-  /// Keeps the peer's block (and arena) mapped, from when the peer's answer arrived.
+  bool closed() const noexcept { return session_closed.load(std::memory_order_acquire) != 0; }
+  /// Keeps the peer's block mapped, from when the peer's answer arrived.
   void set_peer(borrowed<const std::byte> peer) noexcept;
   /// Wakes every waiter of this side (they then see `session_closed`).
   void wake_all() noexcept;
@@ -61,10 +66,18 @@ class ring_transport final : public channel_transport {
 
  private:
   using clock = std::chrono::steady_clock;
-  // Spins, then sleeps on `word` while it holds `expected`, until `deadline_of(timeout)`.
-  // Returns false once the time is up.
-  bool wait_for_change(const ring_block* peer, const std::uint32_t* word, std::uint32_t expected,
-                       clock::time_point start, duration timeout, bool& spun) noexcept;
+  // Waits once, until the peer moves `index` away from `expected` (or either side closes, or
+  // `deadline`): spins for the spin time, then says so in `flag` (`1 | keep`: the peer then
+  // rings `bell`) and sleeps on `bell`. The caller looks again, whatever woke it.
+  void wait_for_change(const ring_block* peer, const std::atomic<std::uint64_t>& index,
+                       std::uint64_t expected, const std::atomic<std::uint32_t>& bell,
+                       std::atomic<std::uint32_t>& flag, std::uint32_t keep,
+                       std::chrono::nanoseconds& budget, clock::time_point deadline) noexcept;
+  // Until the peer published more than we read (m_peer_tail > m_head) or the channel ends.
+  std::error_code wait_for_data(const ring_block* peer, duration timeout) noexcept;
+  // Until the ring has room for `need` bytes (m_tail + need - m_peer_head <= m_capacity).
+  std::error_code wait_for_room(const ring_block* peer, std::uint64_t need,
+                                duration timeout) noexcept;
   std::error_code receive_fds(message& out, std::uint32_t count) noexcept;
   // The peer's block, waiting up to `timeout` for the acceptor's answer if it is not known yet;
   // null with `ec` set if it is not there.
@@ -73,6 +86,8 @@ class ring_transport final : public channel_transport {
   // Wakes the peer's receiver if it said it sleeps (and its eventfd if it watches one), after
   // our tail moved.
   void wake_reader(const ring_block* peer) noexcept;
+  // True if a message may be waiting (for an epoll user's eventfd): the peer's tail is ahead.
+  bool peer_has_data(const ring_block* peer) const noexcept;
 
   std::shared_ptr<ring_block> m_own;
   std::shared_ptr<ring_wake> m_wake;
@@ -88,8 +103,15 @@ class ring_transport final : public channel_transport {
   unique_fd m_aux;
   unique_fd m_peer_event;
   std::chrono::nanoseconds m_spin;
-  std::uint64_t m_tail = 0;                       // ours, published in m_own->tail
-  std::uint64_t m_head = 0;                       // ours, published in m_own->head
+  // Sending side (one thread at a time).
+  std::uint64_t m_tail = 0;       // ours, published in m_own->tail
+  std::uint64_t m_peer_head = 0;  // the peer's head when we last looked: room is known
+  std::int32_t m_cpu = -1;        // published in m_own->sender_cpu
+  std::chrono::nanoseconds m_send_budget;  // adaptive spin waiting for room
+  // Receiving side (one thread at a time).
+  std::uint64_t m_head = 0;       // ours, published in m_own->head
+  std::uint64_t m_peer_tail = 0;  // the peer's tail when we last looked: records to read
+  std::chrono::nanoseconds m_receive_budget;  // adaptive spin waiting for data
   mutable std::atomic<bool> m_registered{false};  // native_handle() was asked for
   std::atomic<bool> m_shut{false};                // shut down (by either thread)
 };

@@ -260,7 +260,8 @@ struct hostile_ring {
       if (seam::detail::receive_frame(mine.get(), f, buffer, 10s)) return 4;
       std::memcpy(seam::detail::ring_bytes_of(b), &header, sizeof header);
       b->tail.store(tail);
-      seam::detail::futex_wake(seam::detail::futex_word(b->tail));
+      b->data_bell.fetch_add(1);
+      seam::detail::futex_wake(seam::detail::futex_word(b->data_bell));
       c.wait_closed(60s);
       return 0;
     } catch (...) {

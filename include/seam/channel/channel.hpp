@@ -25,6 +25,8 @@ namespace seam {
 struct channel_options {
   /// Spin without end: a waiting side never sleeps (lowest latency, one busy core per waiter).
   static constexpr std::chrono::nanoseconds spin_forever = std::chrono::nanoseconds::max();
+  /// Spin as long as spinning pays (the default): see `spin`.
+  static constexpr std::chrono::nanoseconds spin_adaptive = std::chrono::nanoseconds(-1);
 
   /// Which transport carries the messages.
   seam::transport transport = transport::socket;
@@ -33,11 +35,14 @@ struct channel_options {
   /// `errc::message_too_large` (send a handle instead).
   std::size_t ring_bytes = std::size_t{1} << 20;
   /// Ring: how long a receiver (or a sender waiting for room) polls the shared memory before it
-  /// sleeps on a futex. 0 (the default) always sleeps; `spin_forever` never does. Spinning pays
-  /// only when the peer answers within the spin time and both sides have a core of their own:
-  /// on a loaded 2-CPU machine a 20 µs spin made a 64-byte round trip 12x slower (88 µs
-  /// against 7 µs without).
-  std::chrono::nanoseconds spin{0};
+  /// sleeps on a futex. A futex wake-up costs the sleeper 5-70 µs on a virtual machine (the
+  /// idle CPU must be woken), against well under 1 µs for a spinning side.
+  /// - `spin_adaptive` (the default) spins up to 50 µs while that catches the peer's answer,
+  ///   and less (down to none) while the peer answers later than that. It never spins when the
+  ///   peer last sent from the waiter's own CPU: the peer needs that CPU to answer.
+  /// - 0 always sleeps; `spin_forever` never does (one busy core per waiting side);
+  /// - any other value spins that long, then sleeps.
+  std::chrono::nanoseconds spin = spin_adaptive;
 };
 
 /// One end of a two-way channel. Made by `session::open_channel()` /
