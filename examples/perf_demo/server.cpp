@@ -9,7 +9,6 @@
 // `--ready-fd` (used by the seam_perf_demo driver): written "ready" and closed once the server
 // listens, so that the client never races the server's start.
 
-#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,11 +16,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 
 #include "payload.hpp"
 #include "seam/seam.hpp"
@@ -80,19 +81,10 @@ class file_store {
   std::map<std::size_t, std::unique_ptr<seam::capnp::message_builder>> m_files;
 };
 
-// Answers one request on `ch`, if one is there: readiness may be spurious (a ring channel's
-// eventfd can be signalled for a message already taken). The request's reader lives until the
-// reply is out, so that its release (a message back to the client) follows the answer instead
-// of delaying it.
-void serve_one(seam::session& session, seam::capnp::channel& ch, file_store& files,
-               std::size_t& served) {
-  seam::capnp::incoming_request request;
-  try {
-    request = ch.receive_request(std::chrono::milliseconds(0));
-  } catch (const std::system_error& e) {
-    if (e.code() == seam::errc::would_block) return;
-    throw;
-  }
+// Answers one request. The request's reader lives until the reply is out, so that its release
+// (a message back to the client) follows the answer instead of delaying it.
+void answer(seam::session& session, seam::capnp::channel& ch,
+            seam::capnp::incoming_request& request, file_store& files, std::size_t& served) {
   const auto ask = request.message.root<FileRequest>();
   const std::size_t size = ask.getSize();
   if (ask.getPrepare()) {
@@ -120,6 +112,24 @@ void serve_one(seam::session& session, seam::capnp::channel& ch, file_store& fil
   seam::capnp::message_builder refusal(session);
   refusal.initRoot<File>().setError("size " + std::to_string(size) + " was not prepared");
   ch.reply(request, refusal);
+}
+
+// Serves `ch` until the client closes it. Each channel has a thread of its own, blocked in its
+// receive: a ring channel's receive first polls the ring (see `channel_options::spin`), which
+// a thread waiting in poll() on the channel's descriptor could not do.
+void serve(seam::session& session, seam::capnp::channel& ch, file_store& files,
+           std::size_t& served) {
+  for (;;) {
+    seam::capnp::incoming_request request;
+    try {
+      request = ch.receive_request(seam::capnp::channel::forever);
+    } catch (const std::system_error& e) {
+      // The client closing its end is how a run ends.
+      if (e.code() == seam::errc::peer_closed) return;
+      throw;
+    }
+    answer(session, ch, request, files, served);
+  }
 }
 
 int run(const options& opt) {
@@ -153,25 +163,27 @@ int run(const options& opt) {
   }
   auto copying = seam::capnp::channel::copying(std::move(carried.fds[0]));
 
-  std::size_t served = 0;
-  seam::capnp::channel* channels[2] = {&zero_copy, &copying};
-  for (;;) {
-    pollfd ready[2] = {{zero_copy.native_handle(), POLLIN, 0},
-                       {copying.native_handle(), POLLIN, 0}};
-    if (::poll(ready, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      throw std::system_error(errno, std::system_category(), "poll");
-    }
+  std::size_t served = 0, served_copying = 0;
+  std::exception_ptr copy_error;
+  std::thread copy_thread([&] {
     try {
-      for (int i = 0; i < 2; ++i) {
-        if (ready[i].revents) serve_one(session, *channels[i], files, served);
-      }
-    } catch (const std::system_error& e) {
-      // The client closing its end is how a run ends.
-      if (e.code() != seam::errc::peer_closed) throw;
-      break;
+      serve(session, copying, files, served_copying);
+    } catch (...) {
+      copy_error = std::current_exception();
     }
+  });
+  try {
+    serve(session, zero_copy, files, served);
+  } catch (const std::exception& e) {
+    // The other thread may be blocked in its receive for good: leave without it (everything
+    // the server holds is memory of this process, with no name to clean up).
+    std::fprintf(stderr, "server: error: %s\n", e.what());
+    std::fflush(nullptr);
+    std::_Exit(1);
   }
+  copy_thread.join();
+  if (copy_error) std::rethrow_exception(copy_error);
+  served += served_copying;
   std::printf("server: client gone after %zu timed-path responses; exiting\n", served);
   std::fflush(stdout);
   return 0;

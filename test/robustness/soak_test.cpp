@@ -1,7 +1,7 @@
-// The soak: a long-lived server (this process) lends objects to, and exchanges messages with, a
-// short-lived client (crash_peer "soak") that it kills with SIGKILL at random moments and
-// replaces with a new one. Counts are of lend/borrow/release cycles and of messages, batched
-// per round trip. The server must lose nothing: after every kill the dead session's lends are
+// The soak, once over socket channels and once over ring channels: a long-lived server (this
+// process) lends objects to, and exchanges messages with, a short-lived client (crash_peer
+// "soak") that it kills with SIGKILL at random moments and replaces with a new one. Counts
+// are of lend/borrow/release cycles and of messages, batched per round trip. The server must lose nothing: after every kill the dead session's lends are
 // released, the pool the lends come from is back to its baseline, and so are the open fds and
 // memfd mappings; at the end, the same with the last (clean) client gone.
 //
@@ -41,11 +41,12 @@ struct client {
   seam::session session;
   seam::channel channel;
 
-  client(seam::session_server& server, const std::string& app, seam::arena& pool)
+  client(seam::session_server& server, const std::string& app, seam::arena& pool,
+         seam::transport transport)
       : peer("soak", app) {
     session = server.accept(30s);
     session.share(pool);  // before the channel: the peer maps the pool before it sees a handle
-    channel = session.open_channel();
+    channel = session.open_channel(transport);
   }
 };
 
@@ -56,8 +57,9 @@ std::span<const std::byte> bytes_of(const T& value) {
 
 class soak {
  public:
-  soak()
-      : m_cycles(setting("SEAM_SOAK_CYCLES", 1'000'000)),
+  explicit soak(seam::transport transport)
+      : m_transport(transport),
+        m_cycles(setting("SEAM_SOAK_CYCLES", 1'000'000)),
         m_messages(setting("SEAM_SOAK_MESSAGES", 1'000'000)),
         m_seed(setting("SEAM_SOAK_SEED", std::random_device{}())),
         m_time_bound(std::chrono::seconds(setting("SEAM_SOAK_SECONDS", 240))),
@@ -76,7 +78,9 @@ class soak {
     m_pool = &pool;
     m_pool_baseline = pool.stats().allocated;
     m_baseline = held_resources{};
-    std::printf("soak: %llu cycles, %llu messages, seed %llu (SEAM_SOAK_SEED repeats it)\n",
+    std::printf("soak over %s channels: %llu cycles, %llu messages, seed %llu (SEAM_SOAK_SEED "
+                "repeats it)\n",
+                m_transport == seam::transport::ring ? "ring" : "socket",
                 static_cast<unsigned long long>(m_cycles),
                 static_cast<unsigned long long>(m_messages),
                 static_cast<unsigned long long>(m_seed));
@@ -87,7 +91,7 @@ class soak {
            !::testing::Test::HasFailure()) {
       ASSERT_LT(clock_type::now(), deadline) << "the soak did not finish in its time bound";
       if (!c) {
-        c = std::make_unique<client>(server, app, pool);
+        c = std::make_unique<client>(server, app, pool, m_transport);
         ++m_clients;
       }
       // Where the next kill lands, if one does: while the client works on our request, or
@@ -236,6 +240,7 @@ class soak {
     seam::test::expect_back_to(m_baseline, "after a kill");
   }
 
+  const seam::transport m_transport;
   const std::uint64_t m_cycles;
   const std::uint64_t m_messages;
   const std::uint64_t m_seed;
@@ -252,7 +257,12 @@ class soak {
 };
 
 TEST(SoakTest, LendsAndMessagesSurviveRandomKillsOfTheClientWithNoLeaks) {
-  soak s;
+  soak s(seam::transport::socket);
+  s.run();
+}
+
+TEST(SoakTest, LendsAndMessagesOverARingSurviveRandomKillsOfTheClientWithNoLeaks) {
+  soak s(seam::transport::ring);
   s.run();
 }
 
