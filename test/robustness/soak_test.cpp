@@ -1,9 +1,10 @@
 // The soak, once over socket channels and once over ring channels: a long-lived server (this
 // process) lends objects to, and exchanges messages with, a short-lived client (crash_peer
 // "soak") that it kills with SIGKILL at random moments and replaces with a new one. Counts
-// are of lend/borrow/release cycles and of messages, batched per round trip. The server must lose nothing: after every kill the dead session's lends are
-// released, the pool the lends come from is back to its baseline, and so are the open fds and
-// memfd mappings; at the end, the same with the last (clean) client gone.
+// are of lend/borrow/release cycles and of messages, batched per round trip. The server must
+// lose nothing: after every kill the dead session's lends are released, the pool the lends
+// come from is back to its baseline, and so are the open fds and memfd mappings; at the end,
+// the same with the last (clean) client gone.
 //
 // Environment: SEAM_SOAK_CYCLES, SEAM_SOAK_MESSAGES (counts), SEAM_SOAK_KILLS (about how many
 // kills), SEAM_SOAK_SEED (repeats a run), SEAM_SOAK_SECONDS (the time bound).
