@@ -16,6 +16,10 @@
 //   rtt/raw_spin/64       — the physical limit: a bare ping-pong of a counter in shared memory,
 //                           both sides spinning.
 //   rtt/raw_futex/64      — the same, both sides sleeping on a futex: the limit with sleeping.
+//   rtt/raw_futex_ro/64   — the futex ping-pong as a ring channel shares memory: each side
+//                           writes only its own page of a memfd and maps the other's read-only
+//                           (a FUTEX_WAIT through a read-only mapping costs more: the kernel
+//                           first tries to pin the page for writing).
 //   stream/ring_spin/64   — one way: batches of 1000 messages, the peer acknowledges each
 //                           batch; items are messages. stream/ring/64: the same, default waiting.
 //   rtt_lend/seam/<bytes> — the parent lends a seam::vector<std::byte> of <bytes> (built once
@@ -94,10 +98,10 @@ struct raw_page {
 };
 raw_page* g_raw = nullptr;
 
-void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected) {
+void futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected) {
   ::syscall(SYS_futex, &word, FUTEX_WAIT, expected, nullptr, nullptr, 0);
 }
-void futex_wake(std::atomic<std::uint32_t>& word) {
+void futex_wake(const std::atomic<std::uint32_t>& word) {
   ::syscall(SYS_futex, &word, FUTEX_WAKE, INT32_MAX, nullptr, nullptr, 0);
 }
 
@@ -122,6 +126,43 @@ void serve_raw(raw_page& page) {
     seen = ping;
     page.pong.store(ping, std::memory_order_release);
     if (mode == 2) futex_wake(page.pong);
+  }
+}
+
+// The read-only variant: each side's own counter (read-write) and the other's (read-only), in
+// two pages of a memfd that each process maps after the fork.
+struct ro_words {
+  std::atomic<std::uint32_t>* mine = nullptr;
+  const std::atomic<std::uint32_t>* theirs = nullptr;
+};
+int g_ro_fd = -1;
+ro_words g_ro;
+constexpr std::uint32_t stop_ping = ~std::uint32_t{0};
+
+// Maps page `own` of the memfd read-write and the other page read-only.
+bool map_ro_words(int own) {
+  const long page = ::sysconf(_SC_PAGESIZE);
+  void* mine =
+      ::mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_SHARED, g_ro_fd, own * page);
+  const void* theirs = ::mmap(nullptr, page, PROT_READ, MAP_SHARED, g_ro_fd, (1 - own) * page);
+  if (mine == MAP_FAILED || theirs == MAP_FAILED) return false;
+  g_ro.mine = static_cast<std::atomic<std::uint32_t>*>(mine);
+  g_ro.theirs = static_cast<const std::atomic<std::uint32_t>*>(theirs);
+  return true;
+}
+
+// The child's side: answers each ping, sleeping on the futex between them, until `stop_ping`.
+void serve_raw_ro() {
+  for (std::uint32_t seen = 0;;) {
+    const std::uint32_t ping = g_ro.theirs->load(std::memory_order_acquire);
+    if (ping == stop_ping) return;
+    if (ping == seen) {
+      futex_wait(*g_ro.theirs, seen);
+      continue;
+    }
+    seen = ping;
+    g_ro.mine->store(ping, std::memory_order_release);
+    futex_wake(*g_ro.mine);
   }
 }
 
@@ -183,6 +224,7 @@ int run_child(const std::string& app, int uds) {
     auto ring_stream_sleep = session.accept_channel(10s);
     std::thread uds_thread(serve_uds, uds);
     std::thread raw_thread(serve_raw, std::ref(*g_raw));
+    std::thread raw_ro_thread(serve_raw_ro);
     std::thread ring_thread(serve_channel, std::ref(session), std::ref(ring));
     std::thread spin_thread(serve_channel, std::ref(session), std::ref(ring_spin));
     std::thread sleep_thread(serve_channel, std::ref(session), std::ref(ring_sleep));
@@ -191,6 +233,7 @@ int run_child(const std::string& app, int uds) {
     serve_channel(session, channel);
     uds_thread.join();
     raw_thread.join();
+    raw_ro_thread.join();
     ring_thread.join();
     spin_thread.join();
     sleep_thread.join();
@@ -280,6 +323,16 @@ void rtt_raw(benchmark::State& state, std::uint32_t mode) {
   set_round_trip_counters(state, 2 * 4);
 }
 
+void rtt_raw_ro(benchmark::State& state) {
+  std::uint32_t ping = g_ro.mine->load();
+  for (auto _ : state) {
+    g_ro.mine->store(++ping, std::memory_order_release);
+    futex_wake(*g_ro.mine);
+    while (g_ro.theirs->load(std::memory_order_acquire) != ping) futex_wait(*g_ro.theirs, ping - 1);
+  }
+  set_round_trip_counters(state, 2 * 4);
+}
+
 void rtt_uds(benchmark::State& state, std::size_t size) {
   std::vector<std::byte> payload(size, std::byte{0x5a});
   std::vector<std::byte> reply(max_uds_message);
@@ -342,6 +395,7 @@ std::string bench_name(const char* prefix, std::size_t size) {
 void register_benchmarks() {
   benchmark::RegisterBenchmark("rtt/raw_spin/64", rtt_raw, 1)->UseRealTime();
   benchmark::RegisterBenchmark("rtt/raw_futex/64", rtt_raw, 2)->UseRealTime();
+  benchmark::RegisterBenchmark("rtt/raw_futex_ro/64", rtt_raw_ro)->UseRealTime();
   benchmark::RegisterBenchmark("stream/ring_spin/64", stream_ring_spin, 64)->UseRealTime();
   benchmark::RegisterBenchmark("stream/ring/64", stream_ring_sleep, 64)->UseRealTime();
   for (std::size_t size : {std::size_t{64}, std::size_t{4096}}) {
@@ -385,6 +439,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   g_raw = ::new (raw) raw_page{};
+  g_ro_fd = ::memfd_create("seam-bench-raw", MFD_CLOEXEC);
+  if (g_ro_fd < 0 || ::ftruncate(g_ro_fd, 2 * ::sysconf(_SC_PAGESIZE)) != 0) {
+    std::perror("memfd");
+    return 1;
+  }
   // Listening before the fork: the child's connect cannot arrive too early.
   std::optional<seam::session_server> server;
   server.emplace(app);
@@ -398,12 +457,17 @@ int main(int argc, char** argv) {
   if (child == 0) {
     server.reset();  // closes only this process's copy of the listener
     ::close(pair[0]);
+    if (!map_ro_words(1)) std::_Exit(1);
     const int rc = run_child(app, pair[1]);
     ::close(pair[1]);
     std::_Exit(rc);  // no atexit handlers or buffers inherited from the parent
   }
   ::close(pair[1]);
   g_uds = pair[0];
+  if (!map_ro_words(0)) {
+    std::perror("mmap");
+    return 1;
+  }
 
   int rc = 0;
   try {
@@ -436,15 +500,18 @@ int main(int argc, char** argv) {
     ring_sleep.close();
     ring_stream.close();
     ring_stream_sleep.close();
-    g_raw->mode.store(3);
-    futex_wake(g_raw->mode);
-    futex_wake(g_raw->ping);
     g_channel = nullptr;
     g_session = nullptr;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "channel_bench: %s\n", e.what());
     rc = 1;
   }
+  // The bare ping-pongs' signal to stop (their threads do not watch the session).
+  g_raw->mode.store(3);
+  futex_wake(g_raw->mode);
+  futex_wake(g_raw->ping);
+  g_ro.mine->store(stop_ping);
+  futex_wake(*g_ro.mine);
   ::close(g_uds);
   int status = 0;
   if (::waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {

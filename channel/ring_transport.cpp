@@ -152,10 +152,8 @@ void ring_transport::adopt_peer(borrowed<const std::byte> peer, unique_fd peer_e
 
 void ring_transport::wake_reader(const ring_block* peer) noexcept {
   const std::uint32_t waiting = peer->reader_waiting.load(std::memory_order_seq_cst);
-  if (waiting != 0) {
-    ring_bell(m_own->data_bell);
-    if ((waiting & 2) != 0 && m_peer_event) signal_event(m_peer_event.get());
-  }
+  if ((waiting & 1) != 0) ring_bell(m_own->data_bell);
+  if ((waiting & 2) != 0 && m_peer_event) signal_event(m_peer_event.get());
 }
 
 const ring_block* ring_transport::peer_block(duration timeout, std::error_code& ec) noexcept {
