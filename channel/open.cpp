@@ -116,7 +116,8 @@ channel make_ring_channel(session& s, std::shared_ptr<detail::ring_block> own, u
   auto watch = s.watch_close([wake] { wake->wake_all(); });
   return channel(std::make_unique<detail::ring_transport>(
                      std::move(own), std::move(wake), std::move(watch), std::move(aux),
-                     std::move(peer), std::move(peer_event), std::move(answer), spin),
+                     std::move(peer), std::move(peer_event), std::move(answer), spin,
+                     s.release_carrier()),
                  s.handle_checker());
 }
 

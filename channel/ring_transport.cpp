@@ -117,7 +117,8 @@ void ring_wake::wake_all() noexcept {
 ring_transport::ring_transport(std::shared_ptr<ring_block> own, std::shared_ptr<ring_wake> wake,
                                std::shared_ptr<void> watch, unique_fd aux,
                                borrowed<const std::byte> peer, unique_fd peer_event,
-                               ring_answer answer, std::chrono::nanoseconds spin)
+                               ring_answer answer, std::chrono::nanoseconds spin,
+                               release_carrier carrier)
     : m_own(std::move(own)),
       m_wake(std::move(wake)),
       m_watch(std::move(watch)),
@@ -126,6 +127,7 @@ ring_transport::ring_transport(std::shared_ptr<ring_block> own, std::shared_ptr<
       m_capacity(m_own->capacity),
       m_aux(std::move(aux)),
       m_spin(spin),
+      m_carrier(std::move(carrier)),
       m_send_budget(first_adaptive_spin),
       m_receive_budget(first_adaptive_spin) {
   if (peer) adopt_peer(std::move(peer), std::move(peer_event));
@@ -133,6 +135,7 @@ ring_transport::ring_transport(std::shared_ptr<ring_block> own, std::shared_ptr<
 
 ring_transport::~ring_transport() {
   shutdown();
+  m_carrier.set_awake(false);  // what waits for our next message goes over the session now
   // The hook goes first, then what it touched: our block stays until the peer's lend of it is
   // released too (m_own is shared with that release).
   m_watch.reset();
@@ -264,6 +267,8 @@ void ring_transport::wait_for_change(const ring_block* peer,
   // before it reads our flag, we store the flag before we read the index (all seq_cst), so
   // either we see the move or the peer rings the bell after we read it (and the futex sees the
   // new value). A close rings the bell too; our session's end is `ring_wake::wake_all`.
+  // A receiver about to sleep will not send soon: the session's releases go without us.
+  if (&flag == &m_own->reader_waiting) m_carrier.set_awake(false);
   const std::uint32_t rung = bell.load(std::memory_order_seq_cst);
   flag.store(1 | keep, std::memory_order_seq_cst);
   m_wake->sleepers.fetch_add(1, std::memory_order_seq_cst);
@@ -335,21 +340,22 @@ std::error_code ring_transport::send(std::span<const std::span<const std::byte>>
   if (!fds.empty()) {
     if ((ec = send_frame(m_aux.get(), frame_kind::data, {}, {}, fds, timeout))) return ec;
   }
-  const record_header header{record_header::magic_value, static_cast<std::uint32_t>(bytes),
-                             static_cast<std::uint32_t>(handles.size()),
-                             static_cast<std::uint32_t>(fds.size())};
-  std::uint64_t at = m_tail;
-  ring_write(m_own_ring, m_capacity, at, &header, sizeof header);
-  at += sizeof header;
-  if (!handles.empty()) {
-    ring_write(m_own_ring, m_capacity, at, handles.data(), handles.size_bytes());
-    at += handles.size_bytes();
+  // The session's releases ride ahead of the message, in the room there is now: in the same
+  // publication, so they cost the peer nothing but the reading.
+  constexpr std::size_t max_carried = 64;
+  const std::uint64_t spare = m_capacity - (m_tail + need - m_peer_head);
+  if (spare >= record_size(0, 1)) {
+    std::array<handle<std::byte>, max_carried> carried;
+    const std::size_t room = (spare - sizeof(record_header)) / sizeof(handle<std::byte>);
+    const std::size_t n = m_carrier.take({carried.data(), std::min(room, max_carried)});
+    if (n != 0) {
+      write_record({record_header::release_magic, 0, static_cast<std::uint32_t>(n), 0},
+                   {carried.data(), n}, {});
+    }
   }
-  for (const auto& p : parts) {
-    ring_write(m_own_ring, m_capacity, at, p.data(), p.size());
-    at += p.size();
-  }
-  m_tail += need;
+  write_record({record_header::magic_value, static_cast<std::uint32_t>(bytes),
+                static_cast<std::uint32_t>(handles.size()), static_cast<std::uint32_t>(fds.size())},
+               handles, parts);
   if (const int cpu = ::sched_getcpu(); cpu != m_cpu) {
     m_cpu = cpu;
     m_own->sender_cpu.store(cpu, std::memory_order_relaxed);
@@ -363,6 +369,23 @@ std::error_code ring_transport::send(std::span<const std::span<const std::byte>>
   if (peer == nullptr) peer = peer_block(duration(0), ec);
   if (peer != nullptr) wake_reader(peer);
   return {};
+}
+
+void ring_transport::write_record(const record_header& header,
+                                  std::span<const handle<std::byte>> handles,
+                                  std::span<const std::span<const std::byte>> parts) noexcept {
+  std::uint64_t at = m_tail;
+  ring_write(m_own_ring, m_capacity, at, &header, sizeof header);
+  at += sizeof header;
+  if (!handles.empty()) {
+    ring_write(m_own_ring, m_capacity, at, handles.data(), handles.size_bytes());
+    at += handles.size_bytes();
+  }
+  for (const auto& p : parts) {
+    ring_write(m_own_ring, m_capacity, at, p.data(), p.size());
+    at += p.size();
+  }
+  m_tail += record_size(header.bytes, header.handles);
 }
 
 std::error_code ring_transport::receive_fds(message& out, std::uint32_t count) noexcept {
@@ -400,7 +423,12 @@ std::error_code ring_transport::wait_for_data(const ring_block* peer, duration t
           drained = true;
           continue;
         }
-        if (timeout.count() == 0) return errc::would_block;
+        if (timeout.count() == 0) {
+          // Nothing to read, and no wait: this thread goes idle (epoll users never sleep
+          // here), so the session's releases do not wait for our sends.
+          m_carrier.set_awake(false);
+          return errc::would_block;
+        }
         if (!waited) {
           deadline = timeout.count() < 0 ? clock::time_point::max() : clock::now() + timeout;
           waited = true;
@@ -429,24 +457,33 @@ std::error_code ring_transport::receive(message& out, duration timeout) noexcept
   std::error_code ec;
   const ring_block* peer = m_peer.load(std::memory_order_acquire);
   if (peer == nullptr && (peer = peer_block(timeout, ec)) == nullptr) return ec;
-  // Records up to the peer's tail we last read are there: its line is read only when they are
-  // all read.
-  if (m_peer_tail == m_head) {
-    if ((ec = wait_for_data(peer, timeout))) return ec;
-  }
   record_header header;
-  std::uint64_t used = 0;
-  if ((ec = read_record(m_peer_ring, m_capacity, m_head, m_peer_tail, channel::max_fds, header,
-                        out, used))) {
-    return ec;
+  for (;;) {
+    // Records up to the peer's tail we last read are there: its line is read only when they
+    // are all read.
+    if (m_peer_tail == m_head) {
+      if ((ec = wait_for_data(peer, timeout))) return ec;
+    }
+    std::uint64_t used = 0;
+    if ((ec = read_record(m_peer_ring, m_capacity, m_head, m_peer_tail, channel::max_fds, header,
+                          out, used))) {
+      return ec;
+    }
+    const bool releases = header.magic == record_header::release_magic;
+    // Releases of our lends that the peer's session sent ahead of a message: applied here, on
+    // this thread. A handle we never lent is a broken peer.
+    if (releases && !m_carrier.apply(out.handles)) return errc::protocol_error;
+    out.fds.clear();
+    if (header.fds != 0) {
+      if ((ec = receive_fds(out, header.fds))) return ec;
+    }
+    m_head += used;
+    m_own->head.store(m_head, std::memory_order_seq_cst);
+    if (peer->writer_waiting.load(std::memory_order_seq_cst) != 0) ring_bell(m_own->room_bell);
+    if (!releases) break;
   }
-  out.fds.clear();
-  if (header.fds != 0) {
-    if ((ec = receive_fds(out, header.fds))) return ec;
-  }
-  m_head += used;
-  m_own->head.store(m_head, std::memory_order_seq_cst);
-  if (peer->writer_waiting.load(std::memory_order_seq_cst) != 0) ring_bell(m_own->room_bell);
+  // Awake: until this thread sleeps in a receive, the session's releases wait for our sends.
+  m_carrier.set_awake(true);
   if (m_registered.load(std::memory_order_relaxed) && !peer_has_data(peer)) {
     // Emptied: the eventfd goes quiet, unless a message came in between (then it stays set).
     drain_event(m_wake->own_event.get());

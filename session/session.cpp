@@ -1,5 +1,7 @@
 #include "seam/session/session.hpp"
 
+#include <utility>
+
 #include "seam/session/error.hpp"
 #include "session/detail/session_core.hpp"
 
@@ -176,6 +178,31 @@ session::borrower() const {
     if (ec) return {};
     return borrowed<const std::byte>(std::move(token), static_cast<const std::byte*>(object));
   };
+}
+
+seam::release_carrier session::release_carrier() const {
+  return seam::release_carrier(core_of(m_core).shared_from_this());
+}
+
+release_carrier::release_carrier() noexcept = default;
+release_carrier::release_carrier(std::shared_ptr<detail::session_core> core) noexcept
+    : m_core(std::move(core)) {}
+release_carrier::release_carrier(release_carrier&& other) noexcept
+    : m_core(std::move(other.m_core)), m_awake(std::exchange(other.m_awake, false)) {}
+release_carrier::~release_carrier() { set_awake(false); }
+
+void release_carrier::set_awake(bool awake) noexcept {
+  if (!m_core || awake == m_awake) return;
+  m_awake = awake;
+  m_core->carrier_awake(awake);
+}
+
+std::size_t release_carrier::take(std::span<handle<std::byte>> out) noexcept {
+  return m_core ? m_core->take_in_band(out) : 0;
+}
+
+bool release_carrier::apply(std::span<const handle<std::byte>> handles) noexcept {
+  return m_core && m_core->release_in_band(handles);
 }
 
 const void* session::peer_object(std::uint64_t arena_id, std::uint64_t offset, std::size_t size,

@@ -62,6 +62,8 @@ void session_core::close(std::error_code reason) noexcept {
     m_reason = reason;
     lends.swap(m_lends);
     m_channels.clear();
+    m_in_band.clear();  // the peer's close releases what they name
+    m_in_band_count.store(0, std::memory_order_relaxed);
     callback = std::move(m_on_close);
     hooks.swap(m_close_hooks);
   }
@@ -298,14 +300,35 @@ const void* session_core::resolve(handle<std::byte> h, std::size_t size, std::si
   return ec = errc::unknown_arena, nullptr;
 }
 
+namespace {
+// Bounds of the releases queued for carriers (see release_carrier).
+constexpr std::size_t max_in_band = 256;
+constexpr std::chrono::milliseconds max_in_band_age(1);
+}  // namespace
+
 void session_core::queue_release(handle<std::byte> h) noexcept {
   bool first = false;
   {
     std::lock_guard lock(m_mutex);
     if (!m_open) return;
     try {
-      first = m_releases.empty();
-      m_releases.push_back(h);
+      if (m_awake_carriers != 0) {
+        // A carrier takes it with its next message, unless the queue is long or old.
+        const auto now = std::chrono::steady_clock::now();
+        if (m_in_band.empty()) m_in_band_since = now;
+        m_in_band.push_back(h);
+        if (m_in_band.size() < max_in_band && now - m_in_band_since < max_in_band_age) {
+          m_in_band_count.store(m_in_band.size(), std::memory_order_relaxed);
+          return;
+        }
+        first = m_releases.empty();
+        m_releases.insert(m_releases.end(), m_in_band.begin(), m_in_band.end());
+        m_in_band.clear();
+        m_in_band_count.store(0, std::memory_order_relaxed);
+      } else {
+        first = m_releases.empty();
+        m_releases.push_back(h);
+      }
     } catch (...) {
       return;  // out of memory: the lend stays until the session closes
     }
@@ -314,6 +337,52 @@ void session_core::queue_release(handle<std::byte> h) noexcept {
   if (first && m_reactor != nullptr) {
     const std::uint64_t id = m_reactor_id.load(std::memory_order_acquire);
     if (id != 0) m_reactor->post(id);
+  }
+}
+
+void session_core::carrier_awake(bool awake) noexcept {
+  bool first = false;
+  {
+    std::lock_guard lock(m_mutex);
+    if (awake) {
+      ++m_awake_carriers;
+      return;
+    }
+    --m_awake_carriers;
+    if (!m_open || m_in_band.empty()) return;
+    // A carrier goes to sleep: it will not send soon, so nothing queued for carriers waits.
+    try {
+      first = m_releases.empty();
+      m_releases.insert(m_releases.end(), m_in_band.begin(), m_in_band.end());
+    } catch (...) {
+      return;  // out of memory: the lends stay until the session closes
+    }
+    m_in_band.clear();
+    m_in_band_count.store(0, std::memory_order_relaxed);
+  }
+  if (first && m_reactor != nullptr) {
+    const std::uint64_t id = m_reactor_id.load(std::memory_order_acquire);
+    if (id != 0) m_reactor->post(id);
+  }
+}
+
+std::size_t session_core::take_in_band(std::span<handle<std::byte>> out) noexcept {
+  if (m_in_band_count.load(std::memory_order_relaxed) == 0) return 0;
+  std::lock_guard lock(m_mutex);
+  const std::size_t n = std::min(out.size(), m_in_band.size());
+  std::copy_n(m_in_band.begin(), n, out.begin());
+  m_in_band.erase(m_in_band.begin(), m_in_band.begin() + static_cast<std::ptrdiff_t>(n));
+  m_in_band_count.store(m_in_band.size(), std::memory_order_relaxed);
+  return n;
+}
+
+bool session_core::release_in_band(std::span<const handle<std::byte>> handles) noexcept {
+  try {
+    // Read after the session closed (the peer died with its message in the ring): the close
+    // released every lend already, and took them out of the table with the same lock.
+    return release(handles, false) || !is_open();
+  } catch (...) {
+    return false;  // out of memory collecting the callbacks: treated as a broken message
   }
 }
 
@@ -444,7 +513,7 @@ std::error_code session_core::dispatch(frame& f) {
   }
 }
 
-bool session_core::release(std::span<const handle<std::byte>> handles) {
+bool session_core::release(std::span<const handle<std::byte>> handles, bool flush_caches) {
   std::vector<std::function<void()>> released;
   std::size_t counted = 0;
   bool valid = true;
@@ -469,8 +538,10 @@ bool session_core::release(std::span<const handle<std::byte>> handles) {
   const bool freed = !released.empty();
   released.clear();  // what the releases captured (e.g. a message's segments) goes now too
   std::lock_guard lock(m_mutex);
-  // Freed blocks would otherwise wait in this thread's caches, which rarely allocate.
-  if (freed) {
+  // Freed blocks would otherwise wait in this thread's caches, which rarely allocate (the
+  // reactor's; a channel's receiving thread allocates, and a flush there would cost its
+  // message microseconds).
+  if (freed && flush_caches) {
     for (seam::arena* a : m_lendable) a->flush_thread_cache();
   }
   // Counted down last, so that a zero count means the memory is back too. (A close in

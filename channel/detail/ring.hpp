@@ -75,6 +75,9 @@ inline constexpr std::uint64_t max_ring_bytes = std::uint64_t{1} << 30;
 /// Before each message in the ring.
 struct record_header {
   static constexpr std::uint32_t magic_value = 0x4d474e52;  // "RNGM"
+  /// A record of releases (see `release_carrier`): `handles` only, applied by the receiver,
+  /// never delivered as a message.
+  static constexpr std::uint32_t release_magic = 0x52474e52;  // "RNGR"
   std::uint32_t magic;
   std::uint32_t bytes;    // message bytes after the handles
   std::uint32_t handles;  // 16-byte handles right after the header
@@ -122,7 +125,11 @@ inline std::error_code decode_record(const std::byte* ring, std::uint64_t capaci
                                      std::size_t max_fds, record_header& out) noexcept {
   if (available < sizeof(record_header)) return errc::protocol_error;
   ring_read(ring, capacity, head, &out, sizeof out);
-  if (out.magic != record_header::magic_value || out.fds > max_fds) return errc::protocol_error;
+  if (out.magic == record_header::release_magic) {
+    if (out.handles == 0 || out.bytes != 0 || out.fds != 0) return errc::protocol_error;
+  } else if (out.magic != record_header::magic_value || out.fds > max_fds) {
+    return errc::protocol_error;
+  }
   if (record_size(out.bytes, out.handles) > available) return errc::protocol_error;
   return {};
 }

@@ -53,7 +53,8 @@ class ring_transport final : public channel_transport {
   /// is empty), so that `open_channel` need not wait for the peer to accept, as with a socket.
   ring_transport(std::shared_ptr<ring_block> own, std::shared_ptr<ring_wake> wake,
                  std::shared_ptr<void> watch, unique_fd aux, borrowed<const std::byte> peer,
-                 unique_fd peer_event, ring_answer answer, std::chrono::nanoseconds spin);
+                 unique_fd peer_event, ring_answer answer, std::chrono::nanoseconds spin,
+                 release_carrier carrier);
   ~ring_transport() override;
 
   std::error_code send(std::span<const std::span<const std::byte>> parts, std::span<const int> fds,
@@ -79,6 +80,9 @@ class ring_transport final : public channel_transport {
   std::error_code wait_for_room(const ring_block* peer, std::uint64_t need,
                                 duration timeout) noexcept;
   std::error_code receive_fds(message& out, std::uint32_t count) noexcept;
+  // Writes a record at m_tail (not yet published) and moves m_tail past it.
+  void write_record(const record_header& header, std::span<const handle<std::byte>> handles,
+                    std::span<const std::span<const std::byte>> parts) noexcept;
   // The peer's block, waiting up to `timeout` for the acceptor's answer if it is not known yet;
   // null with `ec` set if it is not there.
   const ring_block* peer_block(duration timeout, std::error_code& ec) noexcept;
@@ -103,6 +107,9 @@ class ring_transport final : public channel_transport {
   unique_fd m_aux;
   unique_fd m_peer_event;
   std::chrono::nanoseconds m_spin;
+  // Releases of the session ride in this channel's records (release_carrier). Its send side
+  // (`take`) is the sending thread's, its awake state the receiving thread's.
+  release_carrier m_carrier;
   // Sending side (one thread at a time).
   std::uint64_t m_tail = 0;       // ours, published in m_own->tail
   std::uint64_t m_peer_head = 0;  // the peer's head when we last looked: room is known

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -74,8 +75,16 @@ class session_core : public reactor_client, public std::enable_shared_from_this<
   std::size_t peer_views(std::array<const arena_view*, max_peer_arenas>& out) const noexcept;
   /// Releases one lend of `h` as if the peer had (for a lend whose send failed).
   void release_local(handle<std::byte> h);
-  /// Remembers that `h` is no longer borrowed; the session thread tells the peer soon.
+  /// Remembers that `h` is no longer borrowed; the session thread tells the peer soon, or an
+  /// awake carrier does (see `release_carrier`).
   void queue_release(handle<std::byte> h) noexcept;
+  /// A release carrier woke (`+1`) or goes to sleep (`-1`: what is queued for carriers goes
+  /// over the socket now).
+  void carrier_awake(bool awake) noexcept;
+  /// Takes up to `out.size()` releases queued for carriers.
+  std::size_t take_in_band(std::span<handle<std::byte>> out) noexcept;
+  /// Releases the peer sent in a carrier's message; false if one was never lent.
+  bool release_in_band(std::span<const handle<std::byte>> handles) noexcept;
   /// The one check from a handle the peer sent to a pointer (see `session::resolve`).
   const void* resolve(handle<std::byte> h, std::size_t size, std::size_t alignment,
                       std::error_code& ec) const noexcept;
@@ -128,8 +137,9 @@ class session_core : public reactor_client, public std::enable_shared_from_this<
   std::error_code dispatch(frame& f);
   /// subscribe, subscribed, unsubscribe: to the handler of their key (session/publication.cpp).
   std::error_code dispatch_publication(const control& c);
-  /// Releases one lend of each handle; false if one was never lent.
-  bool release(std::span<const handle<std::byte>> handles);
+  /// Releases one lend of each handle; false if one was never lent. `flush_caches`: this
+  /// thread's caches of the lendable arenas are flushed if something was freed.
+  bool release(std::span<const handle<std::byte>> handles, bool flush_caches = true);
   /// Sends the queued replies, then the queued releases, without waiting (on the reactor
   /// thread): what does not fit in the socket now waits for it to drain (EPOLLOUT), so a peer
   /// that does not read stalls only its own session.
@@ -160,6 +170,12 @@ class session_core : public reactor_client, public std::enable_shared_from_this<
   std::atomic<std::size_t> m_lent{0};
   std::deque<session::channel_offer> m_channels;  // opened by the peer, not yet accepted
   std::vector<handle<std::byte>> m_releases;      // ours to send
+  // Releases for carriers (see release_carrier), since `m_in_band_since`, while carriers are
+  // awake. `m_in_band_count` mirrors the size for a look without the lock.
+  std::vector<handle<std::byte>> m_in_band;
+  std::chrono::steady_clock::time_point m_in_band_since;
+  std::atomic<std::size_t> m_in_band_count{0};
+  std::size_t m_awake_carriers = 0;
   std::deque<packet> m_replies;                   // ours to send, before the releases
   std::vector<publication_entry> m_publication_handlers;
   std::uint64_t m_next_publication_handler = 1;

@@ -69,6 +69,29 @@ TEST(RingTest, HundredThousandMessagesComeBackInOrderThroughASmallRing) {
   EXPECT_EQ(r.finish(), 0);
 }
 
+TEST(RingTest, ABorrowsReleaseRidesAheadOfThePeersNextMessage) {
+  // The peer borrows what we lend, drops it, then answers on the ring: the release comes in
+  // the answer's publication and is applied as the answer is received, with no session
+  // traffic. Over the socket it would arrive later, through the session's threads.
+  const std::string app = unique_app();
+  seam::session_server server{app};
+  peer client{"borrow-echo", app};
+  seam::session s = server.accept(30s);
+  auto ch = s.open_channel(seam::transport::ring);
+  EXPECT_EQ(client.line(), "connected");
+  EXPECT_EQ(client.line(), "accepted");
+  for (std::uint64_t i = 0; i < 1000; ++i) {
+    const auto h = s.lend(s.arena().make<std::uint64_t>(i)).as<std::byte>();
+    ch.send(bytes_of(i), {}, {&h, 1});
+    ASSERT_EQ(number_of(ch.receive(30s)), i);
+    ASSERT_EQ(s.lent_count(), 0u) << "lend " << i << " was not released with the answer";
+  }
+  ch.send("done");
+  EXPECT_EQ(ch.receive(30s).text(), "echoed");
+  s.close();
+  EXPECT_EQ(client.proc.wait(), 0);
+}
+
 TEST(RingTest, AnOpenerSendsBeforeThePeerAcceptsAndWhatItSentOutlivesItsClose) {
   // As on a socket channel: open_channel does not wait for the accept, and messages sent
   // before it (even on a channel closed since) are all received, then the close.
@@ -288,6 +311,9 @@ TEST(RingTest, AHostileTailOrRecordClosesTheChannelWithProtocolError) {
       {"bad magic", 24, {0, 8, 0, 0}},
       {"too many fds", 24, {record_header::magic_value, 8, 0, 17}},
       {"fds that never come", 24, {record_header::magic_value, 8, 0, 1}},
+      {"release of a lend never made", 32, {record_header::release_magic, 0, 1, 0}},
+      {"release record with bytes", 40, {record_header::release_magic, 8, 1, 0}},
+      {"empty release record", 16, {record_header::release_magic, 0, 0, 0}},
   };
   for (const auto& c : cases) {
     hostile_ring h(c.tail, c.header);

@@ -159,6 +159,27 @@ int read_shared(seam::session& s) {
   return 0;
 }
 
+// Accepts one channel and answers each message carrying a handle with the number it names,
+// read through a borrow that ends before the answer is sent, until one says "done".
+int borrow_echo(seam::session& s) {
+  auto ch = s.accept_channel(10s);
+  say("accepted");
+  for (;;) {
+    auto m = ch.receive(30s);
+    if (m.text() == "done") break;
+    if (m.handles.size() != 1) return 1;
+    std::uint64_t value = 0;
+    {
+      auto lent = s.borrow(m.handles.front().as<std::uint64_t>());
+      value = *lent;
+    }  // released here: the release rides ahead of the answer on a ring channel
+    ch.send(std::as_bytes(std::span(&value, 1)));
+  }
+  ch.send("echoed");
+  s.wait_closed(30s);
+  return 0;
+}
+
 // Accepts one channel (of any transport) and sends back every message as it came (bytes, fds,
 // handles) until one says "done"; then says "echoed".
 int echo(seam::session& s) {
@@ -222,6 +243,7 @@ int main(int argc, char** argv) {
     if (mode == "wait") return s.wait_closed(60s) ? 0 : fail("never closed");
     if (mode == "read-shared") return read_shared(s);
     if (mode == "echo") return echo(s);
+    if (mode == "borrow-echo") return borrow_echo(s);
     return fail("unknown mode " + mode);
   } catch (const std::exception& e) {
     return fail(e.what());

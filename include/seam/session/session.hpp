@@ -85,6 +85,41 @@ struct server_options : session_options {
 template <class T>
 class borrowed;
 
+/// For transports that carry the session's releases in their own messages (the ring channel),
+/// not applications. While a carrier is awake (its receiving thread got a message and has not
+/// slept since), a borrow that ends queues its release for the carriers instead of the
+/// session's socket: a carrier sends the queue ahead of its next message, and the peer's
+/// carrier applies it as it receives that message, with no system call and no thread woken.
+/// What is queued goes over the socket as before when a carrier goes to sleep or is destroyed,
+/// when 256 releases are queued, or when a release finds the oldest one queued 1 ms ago.
+/// Thread-safe; keeps the session's core (not the session) alive.
+class SEAM_API release_carrier {
+ public:
+  /// Carries nothing.
+  release_carrier() noexcept;
+  /// Goes to sleep (`set_awake(false)`).
+  ~release_carrier();
+  /// Moves the carrier's state, which the moved-from one loses.
+  release_carrier(release_carrier&& other) noexcept;
+  /// Not assignable: a carrier belongs to one transport.
+  release_carrier& operator=(release_carrier&&) = delete;
+  /// Awake (a message was received), or about to sleep: then what is queued goes over the
+  /// session's socket now. Called by the receiving thread.
+  void set_awake(bool awake) noexcept;
+  /// Takes up to `out.size()` queued releases for a message about to be sent; returns how many.
+  /// Cheap when none is queued (one relaxed load).
+  std::size_t take(std::span<handle<std::byte>> out) noexcept;
+  /// Applies releases the peer sent in band: false if one names no lend of this session (the
+  /// peer is broken or hostile).
+  bool apply(std::span<const handle<std::byte>> handles) noexcept;
+
+ private:
+  friend class session;
+  explicit release_carrier(std::shared_ptr<detail::session_core> core) noexcept;
+  std::shared_ptr<detail::session_core> m_core;
+  bool m_awake = false;
+};
+
 /// A connection between two processes: each side has its own arena, which the other maps
 /// read-only, so each side can lend from its arena and read the other's.
 ///
@@ -95,8 +130,10 @@ class borrowed;
 /// from the peer is validated; a bad one closes the session with `errc::protocol_error`.
 ///
 /// Callbacks (`on_close`, a lend's `on_release`, `watch_close` hooks) run on the thread that
-/// closes the session or receives the release: the reactor thread when the peer releases,
-/// closes, dies or misbehaves; the caller's thread on `close()`, on destruction, or `unlend`.
+/// closes the session or receives the release: the reactor thread when the peer releases over
+/// the session, closes, dies or misbehaves; a ring channel's receiving thread when the release
+/// came in that channel (see `release_carrier`); the caller's thread on `close()`, on
+/// destruction, or `unlend`.
 /// On the reactor thread they hold up every other session of the process while they run: keep
 /// them short and never wait in them for another session's traffic.
 ///
@@ -227,6 +264,8 @@ class SEAM_API session {
   std::function<borrowed<const std::byte>(handle<std::byte>, std::size_t size,
                                           std::size_t alignment, std::error_code&)>
   borrower() const;
+  /// For transports that carry releases in their own messages: see `release_carrier`.
+  seam::release_carrier release_carrier() const;
 
   /// Lends `*p` (an object made with `make` in this session's arena or a shared one) to the
   /// peer: the session takes ownership, keeps it alive while the peer borrows it, and destroys
