@@ -186,19 +186,21 @@ seam::release_carrier session::release_carrier() const {
 
 release_carrier::release_carrier() noexcept = default;
 release_carrier::release_carrier(std::shared_ptr<detail::session_core> core) noexcept
-    : m_core(std::move(core)) {}
+    : m_core(std::move(core)), m_queued(&m_core->in_band_count()) {}
 release_carrier::release_carrier(release_carrier&& other) noexcept
-    : m_core(std::move(other.m_core)), m_awake(std::exchange(other.m_awake, false)) {}
+    : m_core(std::move(other.m_core)),
+      m_queued(std::exchange(other.m_queued, nullptr)),
+      m_awake(std::exchange(other.m_awake, false)) {}
 release_carrier::~release_carrier() { set_awake(false); }
 
-void release_carrier::set_awake(bool awake) noexcept {
-  if (!m_core || awake == m_awake) return;
+void release_carrier::change_awake(bool awake) noexcept {
+  if (!m_core) return;
   m_awake = awake;
   m_core->carrier_awake(awake);
 }
 
-std::size_t release_carrier::take(std::span<handle<std::byte>> out) noexcept {
-  return m_core ? m_core->take_in_band(out) : 0;
+std::size_t release_carrier::take_queued(std::span<handle<std::byte>> out) noexcept {
+  return m_core->take_in_band(out);
 }
 
 bool release_carrier::apply(std::span<const handle<std::byte>> handles) noexcept {

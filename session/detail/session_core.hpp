@@ -81,6 +81,8 @@ class session_core : public reactor_client, public std::enable_shared_from_this<
   /// A release carrier woke (`+1`) or goes to sleep (`-1`: what is queued for carriers goes
   /// over the socket now).
   void carrier_awake(bool awake) noexcept;
+  /// How many releases wait for carriers (a look without the lock).
+  const std::atomic<std::size_t>& in_band_count() const noexcept { return m_in_band_count; }
   /// Takes up to `out.size()` releases queued for carriers.
   std::size_t take_in_band(std::span<handle<std::byte>> out) noexcept;
   /// Releases the peer sent in a carrier's message; false if one was never lent.

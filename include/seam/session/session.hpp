@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -105,10 +106,15 @@ class SEAM_API release_carrier {
   release_carrier& operator=(release_carrier&&) = delete;
   /// Awake (a message was received), or about to sleep: then what is queued goes over the
   /// session's socket now. Called by the receiving thread.
-  void set_awake(bool awake) noexcept;
+  void set_awake(bool awake) noexcept {
+    if (awake != m_awake) change_awake(awake);
+  }
   /// Takes up to `out.size()` queued releases for a message about to be sent; returns how many.
   /// Cheap when none is queued (one relaxed load).
-  std::size_t take(std::span<handle<std::byte>> out) noexcept;
+  std::size_t take(std::span<handle<std::byte>> out) noexcept {
+    return m_queued != nullptr && m_queued->load(std::memory_order_relaxed) != 0 ? take_queued(out)
+                                                                                 : 0;
+  }
   /// Applies releases the peer sent in band: false if one names no lend of this session (the
   /// peer is broken or hostile).
   bool apply(std::span<const handle<std::byte>> handles) noexcept;
@@ -116,7 +122,10 @@ class SEAM_API release_carrier {
  private:
   friend class session;
   explicit release_carrier(std::shared_ptr<detail::session_core> core) noexcept;
+  void change_awake(bool awake) noexcept;
+  std::size_t take_queued(std::span<handle<std::byte>> out) noexcept;
   std::shared_ptr<detail::session_core> m_core;
+  const std::atomic<std::size_t>* m_queued = nullptr;  // how many wait in the core's queue
   bool m_awake = false;
 };
 
