@@ -399,10 +399,11 @@ void directory_seeds(const fs::path& dir) {
 // --- ring_fuzzer: log2 size - 12, head, mode, tail (offset from head), the ring's bytes -------
 
 bytes ring_seed(std::uint64_t head, std::uint64_t tail_offset, std::uint32_t size,
-                std::uint32_t handles, std::uint32_t fds) {
+                std::uint32_t handles, std::uint32_t fds,
+                std::uint32_t magic = seam::detail::record_header::magic_value) {
   bytes b;
   b.put(std::uint8_t{0}).put(head).put(std::uint8_t{1}).put(tail_offset);
-  b.put(seam::detail::record_header{seam::detail::record_header::magic_value, size, handles, fds});
+  b.put(seam::detail::record_header{magic, size, handles, fds});
   for (std::uint32_t i = 0; i < handles; ++i) b.put(seam::handle<std::byte>{7, 4096 + 64 * i});
   for (std::uint32_t i = 0; i < size; ++i) b.put(static_cast<std::uint8_t>(i));
   return b;
@@ -414,6 +415,7 @@ void ring_seeds(const fs::path& dir) {
   write(dir, "wraps_around", ring_seed(4096 - 8, 40, 20, 0, 0));
   write(dir, "longer_than_published", ring_seed(0, 16, 100, 0, 0));
   write(dir, "tail_past_ring", ring_seed(0, 4096 + 8, 8, 0, 0));
+  write(dir, "releases", ring_seed(0, 48, 0, 2, 0, seam::detail::record_header::release_magic));
 }
 
 // --- writers_fuzzer: patches of the writers' table, then operations ---------------------------

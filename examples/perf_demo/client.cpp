@@ -48,7 +48,7 @@ struct options {
   std::vector<std::size_t> sizes;
   std::size_t round_trips = 20;
   std::string json, plot;
-  std::size_t pings = 8;
+  std::size_t pings = 512;
   seam::transport transport = seam::transport::socket;  // of the zero-copy path's channel
 };
 
@@ -106,9 +106,11 @@ void settle(seam::session& session) {
 // the timed ones in microseconds. Each round trip follows `pings` tiny ones (requests of size
 // 0) on the same channel: checking the previous response read up to 1 GiB, which evicts the
 // caches and leaves the server idle for up to a quarter of a second, and on this VM a CPU that
-// has idled takes several round trips to answer at full speed again (measured in quiet runs:
-// with one ping, a 1 GiB round trip took ~1.6x a 100 KiB one; with four or eight, ~1.2x).
-// The pings take that recovery off the clock, on both paths alike.
+// has idled takes a while to answer at full speed again (measured in quiet runs: over a socket
+// channel, with one ping a 1 GiB round trip took ~1.6x a 100 KiB one, with eight ~1.2x; over
+// a ring channel, whose pings take ~1 µs, 8 or 64 pings left the 1 GiB round trip at 3–100 µs
+// from run to run, 512 at 3–4 µs). The pings take that recovery off the clock, on both paths
+// alike.
 std::vector<double> measure(seam::session& session, seam::capnp::channel& ch, std::size_t size,
                             std::size_t warmups, std::size_t count, std::size_t pings,
                             bool settles) {

@@ -37,7 +37,7 @@ constexpr const char* usage_text =
     "  --json FILE    write one record per size and path\n"
     "  --plot FILE    draw round trip against size (log-log) with gnuplot; no plot without it\n"
     "  --app NAME     session name of the server (default seam-perf-demo)\n"
-    "  --pings N      untimed tiny round trips before each timed one (default 8; 0: none),\n"
+    "  --pings N      untimed tiny round trips before each timed one (default 512; 0: none),\n"
     "                 so that the check of the previous response does not leave the CPUs\n"
     "                 cold for the next timed round trip\n"
     "  --transport    the zero-copy path's channel: socket (default) or the shared-memory ring\n";
