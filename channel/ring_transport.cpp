@@ -344,7 +344,7 @@ std::error_code ring_transport::send(std::span<const std::span<const std::byte>>
   // publication, so they cost the peer nothing but the reading.
   constexpr std::size_t max_carried = 64;
   const std::uint64_t spare = m_capacity - (m_tail + need - m_peer_head);
-  if (spare >= record_size(0, 1)) {
+  if (m_carrier.queued() && spare >= record_size(0, 1)) {
     std::array<handle<std::byte>, max_carried> carried;
     const std::size_t room = (spare - sizeof(record_header)) / sizeof(handle<std::byte>);
     const std::size_t n = m_carrier.take({carried.data(), std::min(room, max_carried)});

@@ -109,11 +109,13 @@ class SEAM_API release_carrier {
   void set_awake(bool awake) noexcept {
     if (awake != m_awake) change_awake(awake);
   }
+  /// True if releases are queued (one relaxed load): worth a `take`.
+  bool queued() const noexcept {
+    return m_queued != nullptr && m_queued->load(std::memory_order_relaxed) != 0;
+  }
   /// Takes up to `out.size()` queued releases for a message about to be sent; returns how many.
-  /// Cheap when none is queued (one relaxed load).
   std::size_t take(std::span<handle<std::byte>> out) noexcept {
-    return m_queued != nullptr && m_queued->load(std::memory_order_relaxed) != 0 ? take_queued(out)
-                                                                                 : 0;
+    return queued() ? take_queued(out) : 0;
   }
   /// Applies releases the peer sent in band: false if one names no lend of this session (the
   /// peer is broken or hostile).
