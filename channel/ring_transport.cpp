@@ -135,7 +135,6 @@ ring_transport::ring_transport(std::shared_ptr<ring_block> own, std::shared_ptr<
 
 ring_transport::~ring_transport() {
   shutdown();
-  m_carrier.set_awake(false);  // what waits for our next message goes over the session now
   // The hook goes first, then what it touched: our block stays until the peer's lend of it is
   // released too (m_own is shared with that release).
   m_watch.reset();

@@ -183,13 +183,9 @@ std::error_code session_core::take_writable(std::uint64_t arena_id,
     return std::find_if(m_writable.begin(), m_writable.end(),
                         [&](const auto& w) { return arena_id == 0 || w.first == arena_id; });
   };
-  auto ready = [&] { return offered() != m_writable.end() || !m_open; };
-  if (timeout.count() < 0) {
-    m_changed.wait(lock, ready);
-  } else if (timeout.count() == 0) {
-    if (!ready()) return errc::would_block;
-  } else if (!m_changed.wait_for(lock, timeout, ready)) {
-    return errc::timed_out;
+  if (auto ec = wait_ready(lock, timeout,
+                           [&] { return offered() != m_writable.end() || !m_open; })) {
+    return ec;
   }
   auto it = offered();
   if (it == m_writable.end()) return errc::peer_closed;
@@ -214,13 +210,8 @@ std::error_code session_core::offer_channel(std::span<const std::byte> setup,
 std::error_code session_core::take_channel_offer(session::channel_offer& out,
                                                  std::chrono::milliseconds timeout) noexcept {
   std::unique_lock lock(m_mutex);
-  auto ready = [&] { return !m_channels.empty() || !m_open; };
-  if (timeout.count() < 0) {
-    m_changed.wait(lock, ready);
-  } else if (timeout.count() == 0) {
-    if (!ready()) return errc::would_block;
-  } else if (!m_changed.wait_for(lock, timeout, ready)) {
-    return errc::timed_out;
+  if (auto ec = wait_ready(lock, timeout, [&] { return !m_channels.empty() || !m_open; })) {
+    return ec;
   }
   if (m_channels.empty()) return errc::peer_closed;
   out = std::move(m_channels.front());
@@ -321,10 +312,7 @@ void session_core::queue_release(handle<std::byte> h) noexcept {
           m_in_band_count.store(m_in_band.size(), std::memory_order_relaxed);
           return;
         }
-        first = m_releases.empty();
-        m_releases.insert(m_releases.end(), m_in_band.begin(), m_in_band.end());
-        m_in_band.clear();
-        m_in_band_count.store(0, std::memory_order_relaxed);
+        first = spill_in_band();
       } else {
         first = m_releases.empty();
         m_releases.push_back(h);
@@ -334,10 +322,21 @@ void session_core::queue_release(handle<std::byte> h) noexcept {
     }
   }
   // One wake-up per batch: while the reactor has not drained the list, later releases join it.
-  if (first && m_reactor != nullptr) {
-    const std::uint64_t id = m_reactor_id.load(std::memory_order_acquire);
-    if (id != 0) m_reactor->post(id);
-  }
+  if (first) post_releases();
+}
+
+bool session_core::spill_in_band() {
+  const bool first = m_releases.empty();
+  m_releases.insert(m_releases.end(), m_in_band.begin(), m_in_band.end());
+  m_in_band.clear();
+  m_in_band_count.store(0, std::memory_order_relaxed);
+  return first;
+}
+
+void session_core::post_releases() noexcept {
+  if (m_reactor == nullptr) return;
+  const std::uint64_t id = m_reactor_id.load(std::memory_order_acquire);
+  if (id != 0) m_reactor->post(id);
 }
 
 void session_core::carrier_awake(bool awake) noexcept {
@@ -352,18 +351,12 @@ void session_core::carrier_awake(bool awake) noexcept {
     if (!m_open || m_in_band.empty()) return;
     // A carrier goes to sleep: it will not send soon, so nothing queued for carriers waits.
     try {
-      first = m_releases.empty();
-      m_releases.insert(m_releases.end(), m_in_band.begin(), m_in_band.end());
+      first = spill_in_band();
     } catch (...) {
       return;  // out of memory: the lends stay until the session closes
     }
-    m_in_band.clear();
-    m_in_band_count.store(0, std::memory_order_relaxed);
   }
-  if (first && m_reactor != nullptr) {
-    const std::uint64_t id = m_reactor_id.load(std::memory_order_acquire);
-    if (id != 0) m_reactor->post(id);
-  }
+  if (first) post_releases();
 }
 
 std::size_t session_core::take_in_band(std::span<handle<std::byte>> out) noexcept {

@@ -8,7 +8,6 @@
 // validate it before anything is copied. They are pure, for the fuzzer.
 
 #include <atomic>
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

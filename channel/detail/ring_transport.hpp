@@ -108,7 +108,8 @@ class ring_transport final : public channel_transport {
   unique_fd m_peer_event;
   std::chrono::nanoseconds m_spin;
   // Releases of the session ride in this channel's records (release_carrier). Its send side
-  // (`take`) is the sending thread's, its awake state the receiving thread's.
+  // (`take`) is the sending thread's, its awake state the receiving thread's; destroyed with
+  // the transport, it sends what waited for our sends over the session.
   release_carrier m_carrier;
   // Sending side (one thread at a time).
   std::uint64_t m_tail = 0;       // ours, published in m_own->tail

@@ -139,6 +139,25 @@ class session_core : public reactor_client, public std::enable_shared_from_this<
   std::error_code dispatch(frame& f);
   /// subscribe, subscribed, unsubscribe: to the handler of their key (session/publication.cpp).
   std::error_code dispatch_publication(const control& c);
+  /// Under m_mutex: moves the releases queued for carriers to those the reactor sends; true if
+  /// that list was empty (the reactor needs a post). Throws `bad_alloc`.
+  bool spill_in_band();
+  /// Has the reactor send the queued releases soon.
+  void post_releases() noexcept;
+  /// Under `lock` (of m_mutex): waits on m_changed until `ready()`, up to `timeout` (negative:
+  /// forever; zero: one look). `errc::would_block` or `errc::timed_out` if it is not ready.
+  template <class Ready>
+  std::error_code wait_ready(std::unique_lock<std::mutex>& lock,
+                             std::chrono::milliseconds timeout, Ready ready) {
+    if (timeout.count() < 0) {
+      m_changed.wait(lock, ready);
+    } else if (timeout.count() == 0) {
+      if (!ready()) return errc::would_block;
+    } else if (!m_changed.wait_for(lock, timeout, ready)) {
+      return errc::timed_out;
+    }
+    return {};
+  }
   /// Releases one lend of each handle; false if one was never lent. `flush_caches`: this
   /// thread's caches of the lendable arenas are flushed if something was freed.
   bool release(std::span<const handle<std::byte>> handles, bool flush_caches = true);
